@@ -1,0 +1,55 @@
+"""Judge backends: one small interface and one lazy registry.
+
+A backend turns prompts into the judge's text. Nothing here imports torch or openai: a
+backend module is imported only when a judge of its kind is loaded, so ``judgecli --help``
+and API-only runs start fast.
+
+Judge specs: ``openai:MODEL`` for the OpenAI API (or any compatible server), ``hf:PATH``,
+or a bare local folder / hub id for a transformers judge.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from typing import Any
+
+from ..errors import JudgeLoadError
+from .base import Completion, Judge, Request
+
+__all__ = ["Completion", "Judge", "Request", "BACKENDS", "load_judge", "split_spec"]
+
+# prefix -> (module, class, the distribution that must be installed for it)
+BACKENDS: dict[str, tuple[str, str, str]] = {
+    "hf": ("judgecli.backends.hf", "TransformersJudge", "transformers"),
+    "openai": ("judgecli.backends.openai_api", "OpenAIJudge", "openai"),
+}
+
+
+def split_spec(spec: str) -> tuple[str, str]:
+    """``'openai:gpt-4o'`` -> ``('openai', 'gpt-4o')``; a path or hub id -> ``('hf', spec)``."""
+    if not spec or not spec.strip():
+        raise JudgeLoadError("--judge is empty; give a model folder, a hub id or openai:MODEL")
+    if os.path.exists(spec):
+        return "hf", spec
+    prefix, sep, rest = spec.partition(":")
+    if not sep:
+        return "hf", spec
+    if prefix not in BACKENDS:
+        raise JudgeLoadError(f"unknown judge backend '{prefix}' in '{spec}'; known: "
+                             f"{', '.join(sorted(BACKENDS))} (or a local folder / hub id)")
+    if not rest:
+        raise JudgeLoadError(f"'{spec}' names no model after '{prefix}:'")
+    return prefix, rest
+
+
+def load_judge(spec: str, **options: Any) -> Judge:
+    """Load the judge a spec names; options are the backend's keyword arguments."""
+    prefix, model = split_spec(spec)
+    module_name, class_name, requirement = BACKENDS[prefix]
+    if importlib.util.find_spec(requirement) is None:
+        raise JudgeLoadError(f"the '{prefix}' judge backend needs the '{requirement}' package; "
+                             f"pip install {requirement}")
+    module = importlib.import_module(module_name)
+    judge: Judge = getattr(module, class_name)(model, **options)
+    return judge

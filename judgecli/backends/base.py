@@ -1,0 +1,53 @@
+"""The judge interface every backend implements."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..templates import Prompt, ScoreLine
+
+
+@dataclass(frozen=True)
+class Request:
+    """One judge call. With ``score_line`` set the backend writes only the score line,
+    restricted to that format, and reports each slot's value distribution."""
+
+    prompt: Prompt
+    score_line: ScoreLine | None = None
+    count: int = 0  # how many values the score line holds (score mode)
+    max_new_tokens: int = 512
+
+
+@dataclass(frozen=True)
+class Completion:
+    """What the judge wrote. ``slot_probs``: per score-line slot, value -> probability."""
+
+    text: str | None
+    slot_probs: tuple[dict[str, float], ...] | None = None
+    error: str | None = None
+    usage: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Judge(ABC):
+    """A judge model. Only ``complete`` is required; the rest have defaults."""
+
+    #: the spec the judge was loaded from, recorded in every judgment
+    name: str = ""
+    #: whether ``Request.score_line`` is honoured (local models with next-token probabilities)
+    supports_score_mode: bool = False
+
+    @abstractmethod
+    def complete(self, requests: Sequence[Request]) -> list[Completion]:
+        """Judge a batch; one Completion per request, in order. A failed request is a
+        Completion with ``error`` set, never an exception for the whole batch."""
+
+    def preferred_batch(self) -> int:
+        """How many requests the judge likes to receive at once."""
+        return 16
+
+    def close(self) -> None:
+        """Release resources (connections, GPU memory)."""

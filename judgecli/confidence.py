@@ -1,0 +1,45 @@
+"""From a score line's value distributions to the probability of each verdict.
+
+A score-mode judge reports, for each slot of its score line, the probability of each value
+(restricted to the template's format). For two scores, P(A) is the probability that the
+first is higher, P(B) that the second is, P(tie) that they are equal, the slots taken as
+independent. For a verdict line (PandaLM's 1 / 2 / Tie) the values are the verdicts.
+"""
+
+from __future__ import annotations
+
+from .parsers import A, B, TIE
+
+_PANDALM = {"1": A, "2": B, "tie": TIE}
+
+
+def verdict_probs(slot_probs: tuple[dict[str, float], ...] | None, parser: str,
+                  ) -> dict[str, float] | None:
+    """Verdict -> probability, in the presented order; None where it does not apply."""
+    if not slot_probs:
+        return None
+    if parser == "pandalm" and len(slot_probs) == 1:
+        out = {A: 0.0, B: 0.0, TIE: 0.0}
+        for value, p in slot_probs[0].items():
+            out[_PANDALM[value.lower()]] += p
+        return out
+    if parser == "scores" and len(slot_probs) == 2:
+        first = [(float(v), p) for v, p in slot_probs[0].items()]
+        second = [(float(v), p) for v, p in slot_probs[1].items()]
+        out = {A: 0.0, B: 0.0, TIE: 0.0}
+        for s1, p1 in first:
+            for s2, p2 in second:
+                key = A if s1 > s2 else B if s2 > s1 else TIE
+                out[key] += p1 * p2
+        return out
+    return None
+
+
+def line_prob(slot_probs: tuple[dict[str, float], ...] | None, values: list[str]) -> float | None:
+    """Probability of the written values (single and multi answer: each slot's choice)."""
+    if not slot_probs or len(slot_probs) != len(values):
+        return None
+    prob = 1.0
+    for dist, value in zip(slot_probs, values):
+        prob *= dist.get(value, 0.0)
+    return prob

@@ -1,0 +1,172 @@
+"""Reading and writing JSONL so that bad input is named and nothing written is ever torn.
+
+Input is read lazily, one line at a time, so memory does not grow with the file. Every
+problem names the file and the 1-based line. Output is appended line by line; a run
+that is killed can leave at most one unterminated last line, which `open_output`
+cuts off before a resumed run appends to the file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from typing import IO, Any
+
+from .errors import InputError, OutputError
+
+STDIN = "-"
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise ValueError(f"duplicate key '{key}'")
+        obj[key] = value
+    return obj
+
+
+def parse_line(raw: bytes, *, file: str, line: int) -> dict[str, Any] | None:
+    """Parse one JSONL line; None for a blank line. Raises InputError naming file and line."""
+    if line == 1 and raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]  # a UTF-8 byte-order mark, as some editors on Windows write
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not valid UTF-8 (byte {exc.start})", file=file, line=line) from None
+    if not text.strip():
+        return None
+    try:
+        obj = json.loads(text, object_pairs_hook=_no_duplicate_keys,
+                         parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        reason = str(exc) if not isinstance(exc, RecursionError) else "nested too deeply"
+        raise InputError(f"not valid JSON ({reason})", file=file, line=line) from None
+    if not isinstance(obj, dict):
+        raise InputError(f"expected a JSON object, got {type(obj).__name__}", file=file,
+                         line=line)
+    return obj
+
+
+def _open_binary(path: str) -> IO[bytes]:
+    if path == STDIN:
+        return sys.stdin.buffer
+    try:
+        return open(path, "rb")
+    except FileNotFoundError:
+        raise InputError("no such file", file=path) from None
+    except IsADirectoryError:
+        raise InputError("is a directory, not a JSONL file", file=path) from None
+    except OSError as exc:
+        raise InputError(f"cannot open ({exc.strerror})", file=path) from None
+
+
+def display_name(path: str) -> str:
+    return "<stdin>" if path == STDIN else path
+
+
+def iter_raw(path: str) -> Iterator[tuple[int, bytes]]:
+    """Yield (line number, raw bytes) for each line of a file or stdin, lazily."""
+    stream = _open_binary(path)
+    try:
+        yield from enumerate(stream, start=1)
+    finally:
+        if path != STDIN:
+            stream.close()
+
+
+def iter_lines(path: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (line number, object) for each non-blank line of a JSONL file or stdin."""
+    name = display_name(path)
+    for number, raw in iter_raw(path):
+        obj = parse_line(raw, file=name, line=number)
+        if obj is not None:
+            yield number, obj
+
+
+def dumps(record: dict[str, Any]) -> str:
+    """One JSONL line (no newline). ensure_ascii=False keeps text readable and round-trips."""
+    return json.dumps(record, ensure_ascii=False, allow_nan=False)
+
+
+def scan_output(path: str) -> tuple[list[dict[str, Any]], int]:
+    """Read an existing output: its complete records and the byte length they occupy.
+
+    A last line without its newline, or one that is not valid JSON, is a write that was
+    cut off by a kill; it is not counted, and the caller truncates the file there.
+    """
+    records: list[dict[str, Any]] = []
+    good = 0
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.endswith(b"\n"):
+                break
+            try:
+                obj = parse_line(raw, file=path, line=number)
+            except InputError:
+                rest = handle.read()
+                if rest.strip():  # a bad line in the middle is not a torn write
+                    raise OutputError(
+                        f"{path}:{number}: not a judgment record; refusing to resume into it"
+                    ) from None
+                break
+            if obj is not None:
+                records.append(obj)
+            good += len(raw)
+    return records, good
+
+
+class JsonlWriter:
+    """Appends records as complete lines; each batch is flushed to the OS when written."""
+
+    def __init__(self, stream: IO[bytes], *, close: bool) -> None:
+        self._stream = stream
+        self._close = close
+
+    def write_many(self, records: list[dict[str, Any]]) -> None:
+        # One write call per batch: a kill lands between batches or tears only the tail.
+        if records:
+            self._stream.write("".join(dumps(r) + "\n" for r in records).encode("utf-8"))
+            self._stream.flush()
+
+    def close(self) -> None:
+        if self._close:
+            self._stream.close()
+
+
+def open_output(path: str | None, *, resume: bool, force: bool) -> tuple[JsonlWriter, set[Any]]:
+    """Open the output for appending; with resume, return the ids already judged there."""
+    if path is None or path == STDIN:
+        if resume:
+            raise OutputError("--resume needs an output file (-o FILE), not stdout")
+        return JsonlWriter(sys.stdout.buffer, close=False), set()
+    done: set[Any] = set()
+    exists = os.path.exists(path) and os.path.getsize(path) > 0
+    if exists and resume:
+        records, good = scan_output(path)
+        for number, record in enumerate(records, start=1):
+            if "id" not in record:
+                raise OutputError(f"{path}: record {number} has no 'id'; cannot resume")
+            done.add(id_key(record["id"]))
+        with open(path, "r+b") as handle:
+            handle.truncate(good)
+    elif exists and not force:
+        raise OutputError(
+            f"{path} exists; use --resume to finish it or --force to overwrite it")
+    try:
+        stream = open(path, "ab" if resume else "wb")
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write ({exc.strerror})") from None
+    return JsonlWriter(stream, close=True), done
+
+
+def id_key(value: Any) -> Any:
+    # Ids compare by JSON value: 3 and "3" are different ids, as they are in the input.
+    return (type(value).__name__, value)
+

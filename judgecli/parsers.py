@@ -1,0 +1,116 @@
+"""Reading a judge's output: pure functions, one per output format a template can declare.
+
+Each parser reads only the judge's own text (never the prompt, so an answer that contains a
+fake score line cannot change the result) and accepts only the forms the original judge's
+code accepts. A failure is a ParseFailure with a reason, never a default verdict.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+
+A, B, TIE = "A", "B", "tie"
+
+
+@dataclass(frozen=True)
+class Parsed:
+    scores: tuple[float, ...] | None = None
+    verdict: str | None = None
+
+
+class ParseFailure(Exception):
+    """The judge's text is not in the template's output format."""
+
+
+def parse_scores(text: str, count: int) -> Parsed:
+    """JudgeLM: the first line holds ``count`` numbers separated by one space.
+
+    Follows baaivision/JudgeLM judgelm/llm_judge/common.py ``parse_score``: take the first
+    line, turn commas into spaces, split on single spaces, and demand exactly ``count``
+    numbers; where that code returns [-1, -1] we report a failure instead. The output is
+    stripped first, as gen_model_judgement.py strips it. For two scores the verdict follows
+    ``translate_score_to_win_list`` with T = 0: the higher score wins, equal scores tie.
+    """
+    line = text.strip().split("\n")[0].replace(",", " ")
+    parts = line.split(" ")
+    if len(parts) != count:
+        raise ParseFailure(f"expected {count} score(s) on the first line, got {line[:80]!r}")
+    try:
+        scores = tuple(float(p) for p in parts)
+    except ValueError:
+        raise ParseFailure(f"the first line is not {count} number(s): {line[:80]!r}") from None
+    if any(s != s or s in (float("inf"), float("-inf")) for s in scores):
+        raise ParseFailure(f"the first line is not {count} finite number(s): {line[:80]!r}")
+    return Parsed(scores=scores, verdict=verdict_from_scores(scores) if count == 2 else None)
+
+
+def verdict_from_scores(scores: tuple[float, ...]) -> str:
+    if scores[0] > scores[1]:
+        return A
+    if scores[1] > scores[0]:
+        return B
+    return TIE
+
+
+def parse_pandalm(text: str) -> Parsed:
+    """PandaLM: the first line is "1", "2" or "Tie" (any case).
+
+    WeOpenML/PandaLM pandalm/utils/pandalm_inference.py ``parse_pandalm_response`` maps
+    anything else to a tie; here anything else is a failure.
+    """
+    first = text.strip().split("\n")[0]
+    if first == "1":
+        return Parsed(verdict=A)
+    if first == "2":
+        return Parsed(verdict=B)
+    if first.lower() == "tie":
+        return Parsed(verdict=TIE)
+    raise ParseFailure(f"expected 1, 2 or Tie on the first line, got {first[:80]!r}")
+
+
+def parse_mtbench_verdict(text: str) -> Parsed:
+    """MT-Bench pairwise: "[[A]]", "[[B]]" or "[[C]]" (a tie) anywhere in the text.
+
+    lm-sys/FastChat fastchat/llm_judge/common.py ``run_judge_pair``: the markers are checked
+    in the order A, B, C and the first one present wins.
+    """
+    if "[[A]]" in text:
+        return Parsed(verdict=A)
+    if "[[B]]" in text:
+        return Parsed(verdict=B)
+    if "[[C]]" in text:
+        return Parsed(verdict=TIE)
+    raise ParseFailure("no [[A]], [[B]] or [[C]] verdict in the judgment")
+
+
+_ONE_SCORE = re.compile(r"\[\[(\d+\.?\d*)\]\]")
+_ONE_SCORE_BACKUP = re.compile(r"\[(\d+\.?\d*)\]")
+
+
+def parse_mtbench_rating(text: str) -> Parsed:
+    """MT-Bench single answer: "[[rating]]", or FastChat's own fallback "[rating]".
+
+    lm-sys/FastChat fastchat/llm_judge/common.py ``run_judge_single``
+    (one_score_pattern, then one_score_pattern_backup; the first match counts).
+    """
+    match = _ONE_SCORE.search(text) or _ONE_SCORE_BACKUP.search(text)
+    if not match:
+        raise ParseFailure("no [[rating]] in the judgment")
+    return Parsed(scores=(float(ast.literal_eval(match.group(1))),))
+
+
+def parse(parser: str, text: str, count: int | None = None) -> Parsed:
+    """Dispatch on a template's declared parser name."""
+    if parser == "scores":
+        if count is None:
+            raise ValueError("the scores parser needs a count")
+        return parse_scores(text, count)
+    if parser == "pandalm":
+        return parse_pandalm(text)
+    if parser == "mtbench-verdict":
+        return parse_mtbench_verdict(text)
+    if parser == "mtbench-rating":
+        return parse_mtbench_rating(text)
+    raise ValueError(f"unknown parser {parser!r}")

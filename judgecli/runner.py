@@ -1,0 +1,292 @@
+"""Judging a stream of items: render, call the judge in batches, parse, combine, write.
+
+Items are read lazily and judged a window at a time (a few batches, so the backend can sort
+them by length); each window's records are written, in input order, as soon as it is done.
+Memory therefore does not grow with the input, and a killed run keeps everything written.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+from typing import IO, Any
+
+from .backends.base import Completion, Judge, Request
+from .confidence import line_prob, verdict_probs
+from .debias import COMBINE_RULES, OrderResult, combine, map_back
+from .errors import InputError, JudgecliError
+from .jsonl import STDIN, dumps, id_key, open_output
+from .parsers import ParseFailure, parse
+from .records import PAIR, SINGLE, Item, read_items
+from .templates import Prompt, Template
+
+MODES = ("auto", "score", "explain")
+
+
+@dataclass(frozen=True)
+class JudgeOptions:
+    template: Template
+    mode: str = "auto"
+    swap: bool | None = None  # None: on for pairwise templates
+    combine: str = "strict"
+    max_new_tokens: int = 512
+
+    def orders(self, item: Item) -> tuple[str, ...]:
+        swap = self.swap if self.swap is not None else True
+        return ("AB", "BA") if swap and item.kind == PAIR else ("AB",)
+
+
+def resolve_mode(options: JudgeOptions, judge: Judge | None) -> str:
+    """``auto`` is score mode where the template has a score line and the judge can score."""
+    template = options.template
+    can_score = template.score_line is not None
+    if options.mode == "score":
+        if not can_score:
+            raise JudgecliError(f"template '{template.name}' writes its verdict after an "
+                                "explanation, so it has no score mode; use --mode explain")
+        if judge is not None and not judge.supports_score_mode:
+            raise JudgecliError(f"judge '{judge.name}' gives no next-token distributions; "
+                                "use --mode explain")
+        return "score"
+    if options.mode == "explain":
+        return "explain"
+    if options.mode != "auto":
+        raise JudgecliError(f"--mode must be one of {', '.join(MODES)}")
+    return "score" if can_score and (judge is None or judge.supports_score_mode) else "explain"
+
+
+class Judging:
+    """Turns items into judgment records with one judge and one set of options."""
+
+    def __init__(self, judge: Judge, options: JudgeOptions) -> None:
+        if options.combine not in COMBINE_RULES:
+            raise JudgecliError(f"--combine must be one of {', '.join(COMBINE_RULES)}")
+        self.judge = judge
+        self.options = options
+        self.mode = resolve_mode(options, judge)
+
+    def requests(self, item: Item) -> list[Request]:
+        template = self.options.template
+        score = self.mode == "score"
+        count = template.expected_count(item) or 1
+        return [Request(prompt=template.render(item, order),
+                        score_line=template.score_line if score else None,
+                        count=count if score else 0,
+                        max_new_tokens=self.options.max_new_tokens)
+                for order in self.options.orders(item)]
+
+    def judge_items(self, items: list[Item]) -> list[dict[str, Any]]:
+        """Judge a window of items; one output record per item, in the same order."""
+        requests: list[Request] = []
+        spans = []
+        for item in items:
+            mine = self.requests(item)
+            spans.append((len(requests), len(mine)))
+            requests.extend(mine)
+        completions = self.judge.complete(requests) if requests else []
+        if len(completions) != len(requests):
+            raise JudgecliError(f"judge '{self.judge.name}' returned {len(completions)} "
+                                f"results for {len(requests)} requests")
+        return [self.record(item, completions[start:start + n])
+                for item, (start, n) in zip(items, spans)]
+
+    def record(self, item: Item, completions: list[Completion]) -> dict[str, Any]:
+        template = self.options.template
+        orders = self.options.orders(item)
+        results = [self._order_result(item, order, c) for order, c in zip(orders, completions)]
+        judgment: dict[str, Any] = {"judge": self.judge.name, "template": template.name,
+                                    "mode": self.mode}
+        if item.kind == PAIR:
+            combined = combine(results, self.options.combine)
+            judgment.update(verdict=combined.verdict, score_a=combined.score_a,
+                            score_b=combined.score_b, confidence=combined.confidence,
+                            consistent=combined.consistent, error=combined.error)
+        else:
+            only, completion = results[0], completions[0]
+            scores = list(only.scores) if only.error is None and only.scores else None
+            value: Any = scores
+            if item.kind == SINGLE:
+                value = scores[0] if scores else None
+            judgment.update(verdict=None, **{"score" if item.kind == SINGLE else "scores": value},
+                            confidence=self._line_confidence(completion) if scores else None,
+                            consistent=None, error=only.error)
+        judgment["orders"] = [r.to_json() for r in results]
+        usage = Counter[str]()
+        for c in completions:
+            usage.update({k: v for k, v in c.usage.items() if isinstance(v, int)})
+        if usage:
+            judgment["usage"] = dict(usage)
+        record = dict(item.record)
+        if "id" not in record:
+            record = {"id": item.id, **record}
+        record["judgment"] = judgment
+        return record
+
+    def _order_result(self, item: Item, order: str, completion: Completion) -> OrderResult:
+        if completion.error is not None or completion.text is None:
+            return OrderResult(order=order, text=completion.text,
+                               error=completion.error or "the judge returned no text")
+        template = self.options.template
+        try:
+            parsed = parse(template.parser, completion.text, template.expected_count(item))
+        except ParseFailure as exc:
+            return OrderResult(order=order, text=completion.text, error=f"unparseable: {exc}")
+        if item.kind != PAIR:
+            return OrderResult(order=order, text=completion.text, scores=parsed.scores)
+        probs = verdict_probs(completion.slot_probs, template.parser)
+        return map_back(order, parsed, completion.text, probs)
+
+    def _line_confidence(self, completion: Completion) -> float | None:
+        """Single and multi answer: the probability of the score line written."""
+        line = self.options.template.score_line
+        if not completion.slot_probs or line is None or completion.text is None:
+            return None
+        first = completion.text.split("\n")[0].strip()
+        values = first.split(line.sep) if line.sep else [first]
+        return line_prob(completion.slot_probs, values)
+
+
+@dataclass
+class RunSummary:
+    judged: int = 0
+    errors: int = 0
+    resumed: int = 0
+    rejected: int = 0
+    seconds: float = 0.0
+    verdicts: Counter[str] = field(default_factory=Counter)
+    usage: Counter[str] = field(default_factory=Counter)
+    output: str | None = None
+
+    def line(self) -> str:
+        parts = [f"judged {self.judged}"]
+        if self.verdicts:
+            parts.append(", ".join(f"{k} {v}" for k, v in sorted(self.verdicts.items())))
+        parts.append(f"errors {self.errors}")
+        if self.resumed:
+            parts.append(f"already done {self.resumed}")
+        if self.rejected:
+            parts.append(f"rejected {self.rejected}")
+        parts.append(f"{self.seconds:.1f}s")
+        return "; ".join(parts)
+
+
+def rejected_path(input_path: str) -> Path:
+    """Where --skip-invalid writes bad lines: FILE.rejected.jsonl beside the input."""
+    if input_path == STDIN:
+        return Path("stdin.rejected.jsonl")
+    path = Path(input_path)
+    return path.with_name(path.stem + ".rejected.jsonl") if path.suffix == ".jsonl" \
+        else path.with_name(path.name + ".rejected.jsonl")
+
+
+def _windows(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
+    iterator = iter(items)
+    while window := list(islice(iterator, size)):
+        yield window
+
+
+def count_lines(path: str) -> int | None:
+    """Lines in a file, for the progress bar (None for stdin)."""
+    if path == STDIN:
+        return None
+    with open(path, "rb") as handle:
+        return sum(1 for line in handle if line.strip())
+
+
+def judge_file(input_path: str, output_path: str | None, judge: Judge, options: JudgeOptions,
+               *, mapping: dict[str, str] | None = None, resume: bool = False,
+               force: bool = False, skip_invalid: bool = False, progress: bool = True,
+               window: int | None = None) -> RunSummary:
+    """Judge every item of a JSONL file (or stdin) into a JSONL output (or stdout)."""
+    from tqdm import tqdm
+
+    judging = Judging(judge, options)
+    summary = RunSummary(output=output_path)
+    started = time.monotonic()
+    rejects: IO[str] | None = None
+
+    def reject(line: int, raw: bytes, error: InputError) -> None:
+        nonlocal rejects
+        if rejects is None:
+            rejects = open(rejected_path(input_path), "w", encoding="utf-8")
+        rejects.write(dumps({"line": line, "error": error.reason, "field": error.field,
+                             "raw": raw.decode("utf-8", "replace").rstrip("\r\n")}) + "\n")
+        summary.rejected += 1
+
+    def checked(stream: Iterable[Item]) -> Iterator[Item]:
+        # Template mismatches are input errors too: find them before paying for a batch.
+        for item in stream:
+            try:
+                options.template.check_item(item)
+            except InputError as exc:
+                if not skip_invalid:
+                    raise
+                reject(item.line, dumps(item.record).encode(), exc)
+                continue
+            yield item
+
+    writer, done = open_output(output_path, resume=resume, force=force)
+    total = count_lines(input_path) if progress else None
+    bar = tqdm(total=total, unit="item", file=sys.stderr, disable=not progress,
+               dynamic_ncols=True, desc="judging")
+    try:
+        items = read_items(input_path, mapping, reject if skip_invalid else None)
+        pending = []
+        for item in checked(items):
+            if id_key(item.id) in done:
+                summary.resumed += 1
+                bar.update(1)
+                continue
+            pending.append(item)
+        # `pending` holds only what is left to judge; windows keep batches full.
+            if len(pending) >= (window or judge.preferred_batch() * 4):
+                _flush(judging, pending, writer, summary, bar)
+                pending = []
+        if pending:
+            _flush(judging, pending, writer, summary, bar)
+    finally:
+        bar.close()
+        writer.close()
+        if rejects is not None:
+            rejects.close()
+        summary.seconds = time.monotonic() - started
+    return summary
+
+
+def _flush(judging: Judging, items: list[Item], writer: Any, summary: RunSummary,
+           bar: Any) -> None:
+    records = judging.judge_items(items)
+    writer.write_many(records)
+    for record in records:
+        judgment = record["judgment"]
+        summary.judged += 1
+        if judgment["error"] is not None:
+            summary.errors += 1
+        elif judgment.get("verdict") is not None:
+            summary.verdicts[judgment["verdict"]] += 1
+        summary.usage.update(judgment.get("usage", {}))
+    bar.update(len(records))
+
+
+def dry_run(input_path: str, options: JudgeOptions, out: IO[str], *,
+            mapping: dict[str, str] | None = None) -> int:
+    """Print the exact prompt of every item and order, judging nothing. Returns the count."""
+    count = 0
+    for item in read_items(input_path, mapping):
+        for order in options.orders(item):
+            prompt: Prompt = options.template.render(item, order)
+            row: dict[str, Any] = {"id": item.id, "order": order,
+                                   "template": options.template.name}
+            if prompt.text is not None:
+                row["prompt"] = prompt.text
+            else:
+                row["messages"] = list(prompt.messages or ())
+            out.write(dumps(row) + "\n")
+            count += 1
+    out.flush()
+    return count

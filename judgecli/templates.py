@@ -1,0 +1,282 @@
+"""Judge prompt templates: data files in ``prompts/``, validated on load, rendered exactly.
+
+A template file is one JSON object:
+
+* ``name``, ``description``, ``source`` (where the text comes from, for a reproduced judge);
+* ``kind``: ``pair``, ``single`` or ``multi``; ``turns``: 1 (default) or 2;
+* ``style``: ``completion`` with ``text`` (the whole prompt a completion model receives), or
+  ``chat`` with ``system`` and ``user`` (sent as two chat messages);
+* ``bind``: placeholder -> item variable, where a template's own names differ from ours
+  (JudgeLM's ``answer_1`` is our ``answer_a``); ``requires``: item fields that must be set;
+* ``text_if_empty``: ``{field: text}`` used instead of ``text`` when that field is empty;
+* ``answer_filter``: ``{"remove": [tokens]}`` stripped from answers (PandaLM does this);
+* ``answer_block``: for ``multi``, how each answer is shown (``{i}``, ``{answer}``);
+* ``output``: ``{"parser": NAME, "count": N | "answers"}``, how the judge's text is read;
+* ``score_line``: ``{"prefix", "values", "sep", "end"}``, the line the judge writes first,
+  which makes ``--mode score`` possible.
+
+Placeholders use Python's ``str.format`` syntax, as the original judges' code does, so values
+(answers with braces, ``[System]``, CRLF, emoji) are inserted verbatim, exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import string
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError, TemplateError
+from .records import MULTI, PAIR, SINGLE, Item
+
+KINDS = (PAIR, SINGLE, MULTI)
+STYLES = ("completion", "chat")
+PARSERS = ("scores", "pandalm", "mtbench-verdict", "mtbench-rating")
+ORDERS = ("AB", "BA")
+
+# The number words JudgeLM's multi-answer script uses (gen_model_judgement_multi.py num2words).
+NUMBER_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven",
+                8: "eight", 9: "nine", 10: "ten", 11: "eleven", 12: "twelve", 13: "thirteen",
+                14: "fourteen", 15: "fifteen", 16: "sixteen", 17: "seventeen",
+                18: "eighteen", 19: "nineteen"}
+
+_KEYS = {"name", "description", "source", "kind", "turns", "style", "text", "system", "user",
+         "bind", "requires", "text_if_empty", "answer_filter", "answer_block", "output",
+         "score_line"}
+
+
+@dataclass(frozen=True)
+class ScoreLine:
+    """The first line a judge writes: ``prefix v1 sep v2 ... end`` with values from a set."""
+
+    values: tuple[str, ...]
+    prefix: str = ""
+    sep: str = " "
+    end: str = "\n"
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """What one judge call receives: a completion prompt or chat messages."""
+
+    text: str | None = None
+    messages: tuple[dict[str, str], ...] | None = None
+
+
+@dataclass(frozen=True)
+class Template:
+    name: str
+    kind: str
+    style: str
+    parser: str
+    description: str = ""
+    source: str = ""
+    turns: int = 1
+    text: str = ""
+    system: str = ""
+    user: str = ""
+    bind: dict[str, str] = field(default_factory=dict)
+    requires: tuple[str, ...] = ()
+    text_if_empty: dict[str, str] = field(default_factory=dict)
+    remove_tokens: tuple[str, ...] = ()
+    answer_block: str = ""
+    count: int | str | None = None
+    score_line: ScoreLine | None = None
+    path: str = ""
+
+    # -- rendering -------------------------------------------------------------------------
+    def render(self, item: Item, order: str = "AB") -> Prompt:
+        """The exact prompt for ``item`` with its answers shown in ``order``."""
+        self.check_item(item)
+        variables = self._variables(item, order)
+        if self.style == "chat":
+            return Prompt(messages=(
+                {"role": "system", "content": self._fill(self.system, variables, item)},
+                {"role": "user", "content": self._fill(self.user, variables, item)},
+            ))
+        text = self.text
+        for key, alternative in self.text_if_empty.items():
+            if not variables.get(key):
+                text = alternative
+        return Prompt(text=self._fill(text, variables, item))
+
+    def check_item(self, item: Item) -> None:
+        file = item.file
+        if item.kind != self.kind:
+            raise InputError(f"a {_KIND_NAMES[item.kind]} item cannot be judged with "
+                             f"template '{self.name}', which is {_KIND_NAMES[self.kind]}",
+                             file=file, line=item.line)
+        if self.turns != max(1, len(item.turns)):
+            need = "'turns' with two turns" if self.turns == 2 else "no 'turns'"
+            raise InputError(f"template '{self.name}' needs {need}", file=file,
+                             line=item.line, field="turns")
+        for name in self.requires:
+            present = getattr(item, name, None) if not item.turns else all(
+                getattr(t, name, None) is not None for t in item.turns)
+            if present is None or present is False:
+                raise InputError(f"missing; template '{self.name}' needs it", file=file,
+                                 line=item.line, field=name)
+
+    def _clean(self, answer: str) -> str:
+        if not self.remove_tokens:
+            return answer
+        pattern = "|".join(re.escape(token) for token in self.remove_tokens)
+        # PandaLM: pattern.sub("", resp.strip()).strip()
+        return re.sub(pattern, "", answer.strip()).strip()
+
+    def _variables(self, item: Item, order: str) -> dict[str, Any]:
+        if order not in ORDERS:
+            raise ValueError(f"order must be AB or BA, not {order!r}")
+        swap = order == "BA" and item.kind == PAIR
+        v: dict[str, Any] = {"question": item.question, "input": item.input or "",
+                             "reference": item.reference}
+        if item.kind == PAIR and not item.turns:
+            a, b = self._clean(item.answer_a or ""), self._clean(item.answer_b or "")
+            v["answer_a"], v["answer_b"] = (b, a) if swap else (a, b)
+        elif item.kind == SINGLE and not item.turns:
+            v["answer"] = self._clean(item.answer or "")
+        elif item.kind == MULTI:
+            answers = [self._clean(a) for a in item.answers]
+            n = len(answers)
+            if n > max(NUMBER_WORDS):
+                raise InputError(f"{n} answers; JudgeLM's multi-answer prompt names at most "
+                                 f"{max(NUMBER_WORDS)}", file=item.file, line=item.line,
+                                 field="answers")
+            v["answers"] = "".join(self.answer_block.format(i=i, answer=a)
+                                   for i, a in enumerate(answers, start=1))
+            v["n_words"] = NUMBER_WORDS[n]
+            v["assistant_list"] = ", ".join(str(i) for i in range(1, n)) + f" and {n}"
+        for number, turn in enumerate(item.turns, start=1):
+            v[f"question_{number}"] = turn.question
+            v[f"ref_answer_{number}"] = turn.reference
+            if item.kind == PAIR:
+                a, b = self._clean(turn.answer_a or ""), self._clean(turn.answer_b or "")
+                v[f"answer_a_{number}"], v[f"answer_b_{number}"] = (b, a) if swap else (a, b)
+            else:
+                v[f"answer_{number}"] = self._clean(turn.answer or "")
+        return v
+
+    def _fill(self, text: str, variables: dict[str, Any], item: Item) -> str:
+        values: dict[str, Any] = {}
+        for placeholder in placeholders(text):
+            source = self.bind.get(placeholder, placeholder)
+            value = variables.get(source)
+            if value is None:
+                raise InputError(f"missing; template '{self.name}' shows it as "
+                                 f"{{{placeholder}}}", file=item.file, line=item.line,
+                                 field=source)
+            values[placeholder] = value
+        return text.format_map(values)
+
+    # -- output ----------------------------------------------------------------------------
+    def expected_count(self, item: Item) -> int | None:
+        """How many scores the judge writes for this item (None: the template has none)."""
+        if self.count == "answers":
+            return len(item.answers)
+        return self.count if isinstance(self.count, int) else None
+
+
+_KIND_NAMES = {PAIR: "pairwise", SINGLE: "single-answer", MULTI: "multi-answer"}
+
+
+def placeholders(text: str) -> list[str]:
+    """The ``{name}`` fields of a format string, in order."""
+    try:
+        return [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
+    except ValueError as exc:
+        raise TemplateError(f"bad placeholder syntax: {exc}") from None
+
+
+def _bundled_dir() -> Path:
+    # Installed: judgecli/prompts (package data). Source checkout: the repository's prompts/.
+    packaged = resources.files("judgecli") / "prompts"
+    if packaged.is_dir():
+        return Path(str(packaged))
+    source = Path(__file__).resolve().parent.parent / "prompts"
+    if source.is_dir():
+        return source
+    raise TemplateError("the bundled templates are missing from this installation")
+
+
+def available() -> list[str]:
+    """Names of the bundled templates."""
+    return sorted(p.stem for p in _bundled_dir().glob("*.json"))
+
+
+def load_template(name_or_path: str) -> Template:
+    """Load a bundled template by name, or a user's template file by path."""
+    path = Path(name_or_path)
+    if not (path.suffix == ".json" or path.exists()):
+        path = _bundled_dir() / f"{name_or_path}.json"
+        if not path.exists():
+            raise TemplateError(f"unknown template '{name_or_path}'; bundled: "
+                                f"{', '.join(available())}; or give a path to a .json file")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise TemplateError(f"{path}: no such template file") from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise TemplateError(f"{path}: not a valid JSON template ({exc})") from None
+    return template_from_dict(data, path=str(path))
+
+
+def template_from_dict(data: Any, *, path: str = "<template>") -> Template:
+    """Validate a template's data and build it; every problem names the file and key."""
+    def fail(message: str) -> TemplateError:
+        return TemplateError(f"{path}: {message}")
+
+    if not isinstance(data, dict):
+        raise fail("a template is a JSON object")
+    unknown = set(data) - _KEYS
+    if unknown:
+        raise fail(f"unknown key(s) {', '.join(sorted(unknown))}")
+    for key in ("name", "kind", "style", "output"):
+        if key not in data:
+            raise fail(f"missing key '{key}'")
+    if data["kind"] not in KINDS:
+        raise fail(f"'kind' must be one of {', '.join(KINDS)}")
+    if data["style"] not in STYLES:
+        raise fail(f"'style' must be one of {', '.join(STYLES)}")
+    texts = ("text",) if data["style"] == "completion" else ("system", "user")
+    for key in texts:
+        if not isinstance(data.get(key), str) or not data[key]:
+            raise fail(f"a {data['style']} template needs a non-empty string '{key}'")
+        placeholders(data[key])
+    output = data["output"]
+    if not isinstance(output, dict) or output.get("parser") not in PARSERS:
+        raise fail(f"'output.parser' must be one of {', '.join(PARSERS)}")
+    count = output.get("count")
+    if output["parser"] == "scores" and not (count == "answers" or (
+            isinstance(count, int) and not isinstance(count, bool) and count >= 1)):
+        raise fail("'output.count' must be a positive integer or \"answers\"")
+    score_line = None
+    if "score_line" in data:
+        raw = data["score_line"]
+        if not isinstance(raw, dict) or not isinstance(raw.get("values"), list) or \
+                not raw["values"] or not all(isinstance(v, str) and v for v in raw["values"]):
+            raise fail("'score_line.values' must be a non-empty list of strings")
+        score_line = ScoreLine(values=tuple(raw["values"]), prefix=raw.get("prefix", ""),
+                               sep=raw.get("sep", " "), end=raw.get("end", "\n"))
+    turns = data.get("turns", 1)
+    if turns not in (1, 2):
+        raise fail("'turns' must be 1 or 2")
+    if data["kind"] == MULTI and "{answer}" not in data.get("answer_block", ""):
+        raise fail("a multi-answer template needs 'answer_block' with {answer}")
+    for key in ("bind", "text_if_empty"):
+        value = data.get(key, {})
+        if not isinstance(value, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            raise fail(f"'{key}' must map strings to strings")
+    remove = data.get("answer_filter", {}).get("remove", [])
+    return Template(
+        name=str(data["name"]), kind=data["kind"], style=data["style"],
+        parser=output["parser"], description=data.get("description", ""),
+        source=data.get("source", ""), turns=turns, text=data.get("text", ""),
+        system=data.get("system", ""), user=data.get("user", ""), bind=dict(data.get("bind", {})),
+        requires=tuple(data.get("requires", ())), text_if_empty=dict(data.get("text_if_empty", {})),
+        remove_tokens=tuple(remove), answer_block=data.get("answer_block", ""),
+        count=count, score_line=score_line, path=path,
+    )

@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def test_help_and_version_start_without_torch() -> None:
+    code = ("import sys, judgecli.cli\n"
+            "assert 'torch' not in sys.modules and 'openai' not in sys.modules\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
+    out = subprocess.run([sys.executable, "-m", "judgecli", "--version"], check=True,
+                         capture_output=True, text=True).stdout
+    assert out.startswith("judgecli ")
+
+
+def test_unimplemented_commands_exit_2() -> None:
+    for command in ("compare", "calibrate"):
+        proc = subprocess.run([sys.executable, "-m", "judgecli", command], capture_output=True,
+                              text=True)
+        assert proc.returncode == 2
+        assert "not implemented yet" in proc.stderr
