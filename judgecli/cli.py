@@ -8,12 +8,15 @@ every judgment already written.
 from __future__ import annotations
 
 import sys
-from typing import Annotated, NoReturn, Optional
+from typing import TYPE_CHECKING, Annotated, NoReturn, Optional
 
 import typer
 
 from . import __version__
-from .errors import JudgecliError
+from .errors import BudgetExhausted, JudgecliError
+
+if TYPE_CHECKING:
+    from .backends.base import Judge
 
 app = typer.Typer(
     name="judgecli",
@@ -44,6 +47,8 @@ def _main(
 @app.command(epilog="Examples:\n\n"
              "  judgecli judge pairs.jsonl --judge ./JudgeLM-7B -o judged.jsonl\n\n"
              "  judgecli judge pairs.jsonl --template pandalm --judge WeOpenML/PandaLM-7B-v1\n\n"
+             "  judgecli judge pairs.jsonl --template mtbench-pair --judge openai:gpt-4o "
+             "--max-cost 5 -o judged.jsonl\n\n"
              "  cat pairs.jsonl | judgecli judge - --judge ./judge | judgecli report -\n\n"
              "  judgecli judge pairs.jsonl --template mtbench-pair --dry-run | head -1")
 def judge(
@@ -77,9 +82,41 @@ def judge(
     dry_run: Annotated[bool, typer.Option(
         help="Judge nothing: print each prompt as JSON (id, order, template, prompt).")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    base_url: Annotated[Optional[str], typer.Option(
+        help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1 (default: "
+             "$OPENAI_BASE_URL, else OpenAI's). The key is read from $OPENAI_API_KEY.")] = None,
+    api: Annotated[Optional[str], typer.Option(
+        help="chat (default), or completions: send completion templates as a raw prompt to "
+             "/v1/completions (a server hosting a fine-tuned judge).")] = None,
+    concurrency: Annotated[Optional[int], typer.Option(
+        min=1, help="Requests in flight at once (default 16).")] = None,
+    rpm: Annotated[Optional[float], typer.Option(
+        min=0.001, help="At most this many requests a minute.")] = None,
+    tpm: Annotated[Optional[float], typer.Option(
+        min=1, help="At most this many tokens a minute (prompt estimate + max tokens).")] = None,
+    temperature: Annotated[Optional[float], typer.Option(
+        min=0, help="Sampling temperature (default 0).")] = None,
+    timeout: Annotated[Optional[float], typer.Option(
+        min=0.001, help="Seconds before a request counts as timed out (default 60).")] = None,
+    retries: Annotated[Optional[int], typer.Option(
+        min=0, help="Retries of a request after 429, 5xx, timeouts, dropped connections or "
+                    "malformed replies (default 6).")] = None,
+    max_cost: Annotated[Optional[float], typer.Option(
+        min=0, help="Stop before spending more than this many USD; everything judged so far "
+                    "is kept (finish with --resume).")] = None,
+    price_in: Annotated[Optional[float], typer.Option(
+        min=0, help="USD per million prompt tokens (default: the table for known OpenAI "
+                    "models).")] = None,
+    price_out: Annotated[Optional[float], typer.Option(
+        min=0, help="USD per million completion tokens.")] = None,
+    cache_dir: Annotated[Optional[str], typer.Option(
+        help="Where replies are cached (default: $JUDGECLI_CACHE_DIR, else "
+             "$XDG_CACHE_HOME/judgecli).")] = None,
+    no_cache: Annotated[bool, typer.Option(
+        "--no-cache", help="Neither read nor write the reply cache.")] = False,
 ) -> None:
     """Judge each record of a JSONL file and write it back with a `judgment`."""
-    from .backends import load_judge
+    from .backends import load_judge, split_spec
     from .records import parse_map
     from .runner import JudgeOptions, dry_run as print_prompts, judge_file
     from .templates import load_template
@@ -87,9 +124,27 @@ def judge(
     options = JudgeOptions(template=load_template(template), mode=mode, swap=swap,
                            combine=combine, max_new_tokens=max_new_tokens)
     mapping = parse_map(field_map or [])
+    api_options = {k: v for k, v in dict(
+        base_url=base_url, api=api, concurrency=concurrency, rpm=rpm, tpm=tpm,
+        temperature=temperature, timeout=timeout, retries=retries, max_cost=max_cost,
+        price_in=price_in, price_out=price_out, cache_dir=cache_dir,
+        cache=False if no_cache else None).items() if v is not None}
+    backend = split_spec(judge)[0] if judge else None
+    if api_options and backend != "openai":
+        given = ", ".join("--no-cache" if k == "cache" else "--" + k.replace("_", "-")
+                          for k in api_options)
+        raise JudgecliError(f"{given}: only for API judges (--judge openai:MODEL)")
     if dry_run:
-        count = print_prompts(input, options, sys.stdout, mapping=mapping)
+        estimate = None
+        if backend == "openai" and judge:
+            from .pricing import Estimate
+            estimate = Estimate(split_spec(judge)[1], max_new_tokens, price_in=price_in,
+                                price_out=price_out)
+        count = print_prompts(input, options, sys.stdout, mapping=mapping,
+                              on_prompt=estimate.add if estimate else None)
         typer.echo(f"{count} prompt(s); nothing judged", err=True)
+        if estimate:
+            typer.echo(estimate.report(), err=True)
         return
     if not judge:
         raise JudgecliError("--judge is required (a model folder, a hub id, or openai:MODEL)")
@@ -98,14 +153,26 @@ def judge(
         import os
         if os.path.exists(output) and os.path.getsize(output) > 0:
             open_output(output, resume=False, force=False)
-    loaded = load_judge(judge, batch_size=batch_size)
+    loaded = load_judge(judge, batch_size=batch_size, **api_options)
     try:
         summary = judge_file(input, output, loaded, options, mapping=mapping, resume=resume,
                              force=force, skip_invalid=skip_invalid,
                              progress=not quiet and sys.stderr.isatty() or False)
+    except BaseException:
+        _print_usage(loaded)  # what the interrupted run used, before its error line
+        raise
     finally:
         loaded.close()
     typer.echo(summary.line(), err=True)
+    _print_usage(loaded)
+    if summary.stopped:
+        raise BudgetExhausted(summary.stopped)
+
+
+def _print_usage(judge: Judge) -> None:
+    report = judge.usage_report()
+    if report:
+        typer.echo(report, err=True)
 
 
 def _not_yet(command: str) -> NoReturn:
@@ -113,10 +180,71 @@ def _not_yet(command: str) -> NoReturn:
     raise typer.Exit(2)
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def compare() -> None:
-    """Is model B better than model A? Judge two answer files against each other."""
-    _not_yet("compare")
+@app.command(epilog="Examples:\n\n"
+             "  judgecli compare examples/model_a.jsonl examples/model_b.jsonl "
+             "--judge examples/demo-judge\n\n"
+             "  judgecli compare gpt4.jsonl vicuna.jsonl llama.jsonl --judge openai:gpt-4o "
+             "-t mtbench-pair -o judged.jsonl\n\n"
+             "  judgecli compare a.jsonl b.jsonl --questions question.jsonl --judge ./JudgeLM-7B")
+def compare(
+    files: Annotated[list[str], typer.Argument(
+        help="Two or more answer files (JSONL, or an AlpacaEval JSON list).")],
+    judge: Annotated[str, typer.Option(
+        "--judge", "-j", help="Local model folder or hub id, hf:PATH, or openai:MODEL.")],
+    template: Annotated[str, typer.Option(
+        "--template", "-t", help="Bundled template name or a template .json file "
+                                 "(default: judgelm-pair-ref where the answers have a "
+                                 "reference, else judgelm-pair).")] = "",
+    output: Annotated[Optional[str], typer.Option(
+        "--output", "-o", help="Write the judgment records here.")] = None,
+    questions: Annotated[Optional[str], typer.Option(
+        help="MT-Bench question.jsonl, for FastChat answer files.")] = None,
+    allow_missing: Annotated[bool, typer.Option(
+        help="Compare the prompts every file has, instead of stopping.")] = False,
+    swap: Annotated[bool, typer.Option("--swap/--no-swap", help="Judge both orders.")] = True,
+    combine: Annotated[str, typer.Option(help="strict or average.")] = "strict",
+    mode: Annotated[str, typer.Option(help="auto, score or explain.")] = "auto",
+    batch_size: Annotated[Optional[int], typer.Option(min=1)] = None,
+    field_map: Annotated[Optional[list[str]], typer.Option(
+        "--map", help="Rename a field: DST=SRC, e.g. --map answer=response.")] = None,
+    resume: Annotated[bool, typer.Option(help="Finish an interrupted -o file.")] = False,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing -o file.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap intervals.")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Is model B better than model A? Judge answer files against each other."""
+    import json
+
+    from .backends import load_judge
+    from .compare import CompareOptions, build_pairs, compare as run_compare
+    from .compare.render import render
+    from .records import parse_map
+    from .runner import JudgeOptions
+    from .templates import load_template
+
+    # Bad files fail here, before a model is loaded.
+    pairs = build_pairs(files, mapping=parse_map(field_map or []), questions=questions,
+                        allow_missing=allow_missing)
+    if not template:
+        template = "judgelm-pair-ref" if pairs.has_reference else "judgelm-pair"
+    options = CompareOptions(
+        judge=JudgeOptions(template=load_template(template), mode=mode, swap=swap,
+                           combine=combine),
+        output=output, resume=resume, force=force, seed=seed,
+        progress=not quiet and sys.stderr.isatty())
+    loaded = load_judge(judge, batch_size=batch_size)
+    try:
+        result = run_compare(pairs, loaded, options)
+    finally:
+        loaded.close()
+    typer.echo(result.run.line(), err=True)
+    if as_json:
+        typer.echo(json.dumps({"models": result.models, "n_prompts": result.n_prompts,
+                               "pairs": result.pairs, "ranking": result.ranking},
+                              indent=2, allow_nan=False))
+    else:
+        render(result)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -125,10 +253,61 @@ def calibrate() -> None:
     _not_yet("calibrate")
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def report() -> None:
+@app.command(epilog="Examples:\n\n"
+             "  judgecli report judged.jsonl\n\n"
+             "  judgecli report judged.jsonl --labels gold.jsonl --by category --json\n\n"
+             "  judgecli report judge1.jsonl judge2.jsonl --fail-under agreement=0.8 "
+             "--fail-over position_bias=0.1\n\n"
+             "Exit codes: 0 ok, 1 a --fail-under/--fail-over gate failed, 2 bad input.")
+def report(
+    files: Annotated[list[str], typer.Argument(
+        help="Judgment JSONL file(s) written by `judgecli judge`, or - for stdin. Several "
+             "files are reported side by side on the ids they share.")],
+    labels: Annotated[Optional[str], typer.Option(
+        help="JSONL of {\"id\", \"label\"} lines, joined by id (replaces `label`).")] = None,
+    errors: Annotated[str, typer.Option(
+        help="How a failed judgment counts: wrong, tie (as JudgeLM and PandaLM count "
+             "them) or drop. The error rate is always shown.")] = "wrong",
+    by: Annotated[Optional[str], typer.Option(
+        help="One row per value of this field (dotted path; several joined by commas, "
+             "e.g. model_a,model_b).")] = None,
+    field_map: Annotated[Optional[list[str]], typer.Option(
+        "--map", help="Read a figure's field from elsewhere: DST=SRC (repeatable), e.g. "
+                      "--map verdict=winner --map label=gold.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    plot: Annotated[Optional[str], typer.Option(
+        help="Write a reliability diagram and accuracy-coverage curve (.png, .svg or "
+             ".html; needs matplotlib).")] = None,
+    fail_under: Annotated[Optional[list[str]], typer.Option(
+        help="Exit 1 when FIGURE is below VALUE: FIGURE=VALUE (repeatable).")] = None,
+    fail_over: Annotated[Optional[list[str]], typer.Option(
+        help="Exit 1 when FIGURE is above VALUE: FIGURE=VALUE (repeatable).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap interval.")] = 0,
+) -> None:
     """Agreement, bias and reliability of judgment files."""
-    _not_yet("report")
+    import json
+
+    from .records import parse_map
+    from .report import ReportOptions, build_report, check_gates, parse_gates, render
+    from .report import as_json as to_json
+
+    gates = parse_gates(fail_under or [], fail_over or [])
+    options = ReportOptions(errors=errors, labels=labels, seed=seed,
+                            by=tuple(f.strip() for f in by.split(",")) if by else (),
+                            mapping=parse_map(field_map or []))
+    summaries = build_report(files, options)
+    failures = check_gates(summaries, gates)
+    if plot:
+        from .report.plot import write_plot
+        write_plot(summaries, plot)
+    if as_json:
+        typer.echo(json.dumps(to_json(summaries), indent=2, allow_nan=False))
+    else:
+        render(summaries)
+    for failure in failures:
+        typer.echo(f"judgecli: gate failed: {failure}", err=True)
+    if failures:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -3,7 +3,8 @@
 A score-mode judge reports, for each slot of its score line, the probability of each value
 (restricted to the template's format). For two scores, P(A) is the probability that the
 first is higher, P(B) that the second is, P(tie) that they are equal, the slots taken as
-independent. For a verdict line (PandaLM's 1 / 2 / Tie) the values are the verdicts.
+independent. For a verdict line (PandaLM's 1 / 2 / Tie) the values are the verdicts, and so
+are MT-Bench's verdict letters (A / B / C for a tie), read by an API judge from logprobs.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from .parsers import A, B, TIE
 
 _PANDALM = {"1": A, "2": B, "tie": TIE}
+_MTBENCH = {"A": A, "B": B, "C": TIE}
 
 
 def verdict_probs(slot_probs: tuple[dict[str, float], ...] | None, parser: str,
@@ -18,10 +20,10 @@ def verdict_probs(slot_probs: tuple[dict[str, float], ...] | None, parser: str,
     """Verdict -> probability, in the presented order; None where it does not apply."""
     if not slot_probs:
         return None
-    if parser == "pandalm" and len(slot_probs) == 1:
+    if parser in ("pandalm", "mtbench-verdict") and len(slot_probs) == 1:
         out = {A: 0.0, B: 0.0, TIE: 0.0}
         for value, p in slot_probs[0].items():
-            out[_PANDALM[value.lower()]] += p
+            out[_PANDALM[value.lower()] if parser == "pandalm" else _MTBENCH[value]] += p
         return out
     if parser == "scores" and len(slot_probs) == 2:
         first = [(float(v), p) for v, p in slot_probs[0].items()]

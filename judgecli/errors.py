@@ -4,12 +4,15 @@
     ├── InputError           a bad input record (names file, line and field)
     ├── TemplateError        a template file that is missing or malformed, or that cannot render an item
     ├── JudgeLoadError       a judge that cannot be loaded (unknown backend, missing model, offline)
-    └── OutputError          an output file that would be overwritten or cannot be resumed
+    ├── OutputError          an output file that would be overwritten or cannot be resumed
+    └── BudgetExhausted      --max-cost reached: the run stopped cleanly before going over it
 
 Anything else that escapes the library is a bug.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class JudgecliError(Exception):
@@ -43,3 +46,16 @@ class JudgeLoadError(JudgecliError):
 
 class OutputError(JudgecliError):
     """An output file that would be overwritten, or that cannot be resumed."""
+
+
+class BudgetExhausted(JudgecliError):
+    """The next request could take the run over ``--max-cost``, so it was not sent.
+
+    A backend raises it from ``complete`` with ``completions``: one entry per request,
+    ``None`` for those not sent. The runner adds ``records``, those of the items whose
+    requests all completed, writes them, and leaves the other items for ``--resume``."""
+
+    def __init__(self, message: str, completions: list[Any] | None = None) -> None:
+        super().__init__(message)
+        self.completions: list[Any] = completions or []
+        self.records: list[Any] = []

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -19,7 +19,8 @@ from typing import IO, Any
 from .backends.base import Completion, Judge, Request
 from .confidence import line_prob, verdict_probs
 from .debias import COMBINE_RULES, OrderResult, combine, map_back
-from .errors import InputError, JudgecliError
+from .indicators import indicators
+from .errors import BudgetExhausted, InputError, JudgecliError
 from .jsonl import STDIN, dumps, id_key, open_output
 from .parsers import ParseFailure, parse
 from .records import PAIR, SINGLE, Item, read_items
@@ -77,7 +78,8 @@ class Judging:
         return [Request(prompt=template.render(item, order),
                         score_line=template.score_line if score else None,
                         count=count if score else 0,
-                        max_new_tokens=self.options.max_new_tokens)
+                        max_new_tokens=self.options.max_new_tokens, parser=template.parser,
+                        values=template.score_line.values if template.score_line else ())
                 for order in self.options.orders(item)]
 
     def judge_items(self, items: list[Item]) -> list[dict[str, Any]]:
@@ -88,7 +90,17 @@ class Judging:
             mine = self.requests(item)
             spans.append((len(requests), len(mine)))
             requests.extend(mine)
-        completions = self.judge.complete(requests) if requests else []
+        try:
+            completions = self.judge.complete(requests) if requests else []
+        except BudgetExhausted as stop:
+            # Items whose every request was answered are kept; the others are not written
+            # at all (not even as errors), so that --resume judges them.
+            got = stop.completions
+            stop.records = [self.record(item, got[start:start + n])
+                            for item, (start, n) in zip(items, spans)
+                            if len(got) >= start + n
+                            and all(c is not None for c in got[start:start + n])]
+            raise
         if len(completions) != len(requests):
             raise JudgecliError(f"judge '{self.judge.name}' returned {len(completions)} "
                                 f"results for {len(requests)} requests")
@@ -106,6 +118,9 @@ class Judging:
             judgment.update(verdict=combined.verdict, score_a=combined.score_a,
                             score_b=combined.score_b, confidence=combined.confidence,
                             consistent=combined.consistent, error=combined.error)
+            found = indicators(results, completions, combined.verdict)
+            if found:
+                judgment["indicators"] = found
         else:
             only, completion = results[0], completions[0]
             scores = list(only.scores) if only.error is None and only.scores else None
@@ -161,6 +176,7 @@ class RunSummary:
     verdicts: Counter[str] = field(default_factory=Counter)
     usage: Counter[str] = field(default_factory=Counter)
     output: str | None = None
+    stopped: str | None = None  # why the run stopped early (--max-cost), if it did
 
     def line(self) -> str:
         parts = [f"judged {self.judged}"]
@@ -172,6 +188,8 @@ class RunSummary:
         if self.rejected:
             parts.append(f"rejected {self.rejected}")
         parts.append(f"{self.seconds:.1f}s")
+        if self.stopped:
+            parts.append("stopped early (--max-cost)")
         return "; ".join(parts)
 
 
@@ -236,19 +254,24 @@ def judge_file(input_path: str, output_path: str | None, judge: Judge, options: 
                dynamic_ncols=True, desc="judging")
     try:
         items = read_items(input_path, mapping, reject if skip_invalid else None)
-        pending = []
-        for item in checked(items):
+        # Windows are fixed slices of the input (items 0..W-1, W..2W-1, ...), whether or not
+        # some of their items were judged before: a resumed run then batches the remaining
+        # windows exactly as an uninterrupted run does, and gives the same numbers.
+        size = window or judge.preferred_batch() * 4
+        pending: list[Item] = []
+        for index, item in enumerate(checked(items)):
+            if index % size == 0 and pending:
+                _flush(judging, pending, writer, summary, bar)
+                pending = []
             if id_key(item.id) in done:
                 summary.resumed += 1
                 bar.update(1)
                 continue
             pending.append(item)
-        # `pending` holds only what is left to judge; windows keep batches full.
-            if len(pending) >= (window or judge.preferred_batch() * 4):
-                _flush(judging, pending, writer, summary, bar)
-                pending = []
         if pending:
             _flush(judging, pending, writer, summary, bar)
+    except BudgetExhausted as stop:
+        summary.stopped = str(stop)
     finally:
         bar.close()
         writer.close()
@@ -260,7 +283,11 @@ def judge_file(input_path: str, output_path: str | None, judge: Judge, options: 
 
 def _flush(judging: Judging, items: list[Item], writer: Any, summary: RunSummary,
            bar: Any) -> None:
-    records = judging.judge_items(items)
+    stopped = None
+    try:
+        records = judging.judge_items(items)
+    except BudgetExhausted as stop:
+        records, stopped = stop.records, stop
     writer.write_many(records)
     for record in records:
         judgment = record["judgment"]
@@ -271,11 +298,15 @@ def _flush(judging: Judging, items: list[Item], writer: Any, summary: RunSummary
             summary.verdicts[judgment["verdict"]] += 1
         summary.usage.update(judgment.get("usage", {}))
     bar.update(len(records))
+    if stopped is not None:
+        raise stopped
 
 
 def dry_run(input_path: str, options: JudgeOptions, out: IO[str], *,
-            mapping: dict[str, str] | None = None) -> int:
-    """Print the exact prompt of every item and order, judging nothing. Returns the count."""
+            mapping: dict[str, str] | None = None,
+            on_prompt: Callable[[Prompt], None] | None = None) -> int:
+    """Print the exact prompt of every item and order, judging nothing. Returns the count.
+    ``on_prompt`` sees each prompt too (the CLI estimates an API judge's cost with it)."""
     count = 0
     for item in read_items(input_path, mapping):
         for order in options.orders(item):
@@ -287,6 +318,8 @@ def dry_run(input_path: str, options: JudgeOptions, out: IO[str], *,
             else:
                 row["messages"] = list(prompt.messages or ())
             out.write(dumps(row) + "\n")
+            if on_prompt is not None:
+                on_prompt(prompt)
             count += 1
     out.flush()
     return count

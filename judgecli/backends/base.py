@@ -19,6 +19,10 @@ class Request:
     score_line: ScoreLine | None = None
     count: int = 0  # how many values the score line holds (score mode)
     max_new_tokens: int = 512
+    # How the judgment will be read (the template's parser and its score values), so that a
+    # backend that sees only token log-probabilities (an API) can report ``slot_probs``.
+    parser: str | None = None
+    values: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -51,3 +55,7 @@ class Judge(ABC):
 
     def close(self) -> None:
         """Release resources (connections, GPU memory)."""
+
+    def usage_report(self) -> str | None:
+        """One line on tokens and cost for the end of a run; None where nothing is metered."""
+        return None

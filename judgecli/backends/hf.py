@@ -10,11 +10,13 @@ the restricted next-token distributions give each slot's value probabilities.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers.utils import logging as hf_logging
 
 from ..errors import JudgeLoadError
 from ..templates import ScoreLine
@@ -47,20 +49,38 @@ class _SlotTrie:
         return [leaf for key, child in node.items() for leaf in _SlotTrie.leaves(child)]
 
 
+@contextmanager
+def _quiet_transformers() -> Iterator[None]:
+    """Loading prints progress bars and notices on stderr; judgecli's stderr is for its own
+    one-line messages and its progress bar, so keep them quiet while loading."""
+    bars = hf_logging.is_progress_bar_enabled()
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
 class TransformersJudge(Judge):
     supports_score_mode = True
 
     def __init__(self, model: str, *, batch_size: int | None = None, device: str | None = None,
-                 trust_remote_code: bool = False, **_: Any) -> None:
+                 trust_remote_code: bool = False, base_model: str | None = None,
+                 **_: Any) -> None:
         self.name = model
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         dtype = torch.bfloat16 if self.device.startswith("cuda") else torch.float32
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(model,
-                                                           trust_remote_code=trust_remote_code)
-            self.model = AutoModelForCausalLM.from_pretrained(
-                model, dtype=dtype, trust_remote_code=trust_remote_code,
-                device_map="auto" if self.device == "cuda" else None)
+            with _quiet_transformers():
+                self.tokenizer = AutoTokenizer.from_pretrained(
+                    model, trust_remote_code=trust_remote_code)
+                self.model = AutoModelForCausalLM.from_pretrained(
+                    model, dtype=dtype, trust_remote_code=trust_remote_code,
+                    device_map="auto" if self.device == "cuda" else None)
         except (OSError, ValueError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise JudgeLoadError(f"cannot load judge '{model}': not a local model folder, and "
@@ -68,6 +88,9 @@ class TransformersJudge(Judge):
         if self.device != "cuda":
             self.model.to(self.device)
         self.model.eval()
+        self.base_model = None
+        if base_model:
+            self.base_model = self._load_base(base_model, dtype, trust_remote_code)
         self.tokenizer.padding_side = "left"
         self.pad_id = self.tokenizer.pad_token_id
         if self.pad_id is None:
@@ -78,6 +101,18 @@ class TransformersJudge(Judge):
 
     def preferred_batch(self) -> int:
         return self.batch_size
+
+    def _load_base(self, name: str, dtype: Any, trust_remote_code: bool) -> Any:
+        try:
+            with _quiet_transformers():
+                base = AutoModelForCausalLM.from_pretrained(
+                    name, dtype=dtype, trust_remote_code=trust_remote_code,
+                    device_map="auto" if self.device == "cuda" else None)
+        except (OSError, ValueError) as exc:
+            raise JudgeLoadError(f"cannot load base model '{name}' ({exc})") from None
+        if base.get_input_embeddings().weight.shape[0] < len(self.tokenizer):
+            raise JudgeLoadError(f"base model '{name}' does not share the judge's vocabulary")
+        return base.to(self.device).eval() if self.device != "cuda" else base.eval()
 
     # -- prompts -----------------------------------------------------------------------------
     def encode(self, request: Request) -> list[int]:
@@ -93,15 +128,20 @@ class TransformersJudge(Judge):
             ids = ids["input_ids"]
         return list(ids)
 
+    def plan_batches(self, encoded: Sequence[list[int]]) -> list[list[int]]:
+        """Indices of each batch: longest prompts first, ``batch_size`` at a time, so that
+        padding is small and an out-of-memory error shows on the first batch."""
+        order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i]))
+        return [order[start:start + self.batch_size]
+                for start in range(0, len(order), self.batch_size)]
+
     def complete(self, requests: Sequence[Request]) -> list[Completion]:
         encoded = [self.encode(r) for r in requests]
-        # Longest first, so padding is small and an out-of-memory error shows at once.
-        order = sorted(range(len(requests)), key=lambda i: -len(encoded[i]))
         results: list[Completion | None] = [None] * len(requests)
-        for start in range(0, len(order), self.batch_size):
-            chunk = order[start:start + self.batch_size]
+        for chunk in self.plan_batches(encoded):
             for mode in ("score", "explain"):
-                rows = [i for i in chunk if (requests[i].score_line is not None) == (mode == "score")]
+                rows = [i for i in chunk
+                        if (requests[i].score_line is not None) == (mode == "score")]
                 if not rows:
                     continue
                 batch = [encoded[i] for i in rows]
@@ -169,26 +209,65 @@ class TransformersJudge(Judge):
                 if r.score_line is not None]
         while True:
             next_tokens = torch.full((len(rows),), self.pad_id, dtype=torch.long)
-            for i, state in enumerate(rows):
-                if not state.finished:
-                    next_tokens[i] = state.step(logits[i])
-            if all(state.finished for state in rows):
+            active = [i for i, state in enumerate(rows) if not state.finished]
+            if not active:
                 break
+            for i in active:
+                next_tokens[i] = rows[i].step(logits[i])
             mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
             last = last + 1
+            # One forward more than the tokens need: the logits after the last token of the
+            # line feed Huang et al.'s indicator below, as their code scores every position.
             out = self.model(input_ids=next_tokens[:, None].to(mask.device), attention_mask=mask,
                              position_ids=last[:, None], past_key_values=cache, use_cache=True,
                              logits_to_keep=1)
             cache, logits = out.past_key_values, out.logits[:, -1, :]
+            terms = _huang_terms(logits)
+            for i in active:
+                rows[i].huang_terms.append(float(terms[i]))
+        base = self._base_huang(batch, rows) if self.base_model is not None else None
         results = []
-        for ids, r, state in zip(batch, requests, rows):
+        for k, (ids, r, state) in enumerate(zip(batch, requests, rows)):
             line = r.score_line
             assert line is not None
             text = line.prefix + line.sep.join(state.values) + line.end
+            extra: dict[str, Any] = {"huang": sum(state.huang_terms) / len(state.huang_terms)}
+            if base is not None:
+                extra["huang_base"] = base[k]
             results.append(Completion(text=text.strip(), slot_probs=tuple(state.dists),
                                       usage={"prompt_tokens": len(ids),
-                                             "completion_tokens": state.steps}))
+                                             "completion_tokens": state.steps},
+                                      extra=extra))
         return results
+
+    def _base_huang(self, batch: list[list[int]], rows: list[_RowState]) -> list[float]:
+        """The same indicator from the judge's base model, over the same tokens (Huang et
+        al.'s calibration: E_judge - alpha * E_base, HuihuiChyan/UnlimitedJudge
+        src/evaluate_reliability.py ``compute_calibrated_score``)."""
+        assert self.base_model is not None
+        full = [ids + state.tokens for ids, state in zip(batch, rows)]
+        input_ids, mask = self._pad(full)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        logits = self.base_model(input_ids=input_ids.to(self.base_model.device),
+                                 attention_mask=mask.to(self.base_model.device),
+                                 position_ids=positions.to(self.base_model.device)).logits
+        width = input_ids.shape[1]
+        out = []
+        for row, state in enumerate(rows):
+            n = len(state.tokens)
+            # Positions of the generated tokens (left padding puts them at the end).
+            terms = _huang_terms(logits[row, width - n:width])
+            out.append(float(terms.sum()) / n)
+        return out
+
+
+def _huang_terms(logits: torch.Tensor) -> torch.Tensor:
+    """Huang et al. 2024's per-position term: the mean over the vocabulary of
+    log_softmax(logits) * logits (HuihuiChyan/UnlimitedJudge src/cal_reliability.py
+    ``get_single_evaluation``: "the original entropy has a minus sign, but we remove it").
+    Their indicator averages it over the generated tokens' positions."""
+    logits = logits.float()
+    return (torch.log_softmax(logits, dim=-1) * logits).mean(dim=-1)
 
 
 class _RowState:
@@ -199,6 +278,8 @@ class _RowState:
         self.slot = 0
         self.node = tries[0].root
         self.values: list[str] = []
+        self.tokens: list[int] = []
+        self.huang_terms: list[float] = []
         self.dists: list[dict[str, float]] = []
         self._mass = 1.0
         self._dist: dict[str, float] = {}
@@ -225,6 +306,7 @@ class _RowState:
                         self._mass * probs[j] / len(leaves)
         self._mass *= probs[best]
         token = allowed[best]
+        self.tokens.append(token)
         self.node = self.node[token]
         self.steps += 1
         if _LEAF in self.node:

@@ -1,0 +1,150 @@
+"""Score mode on a real (tiny, random) transformers judge loaded with from_pretrained."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from judgecli import JudgeOptions, Judging, load_judge, load_template
+from judgecli.records import to_item
+
+ITEMS = [
+    {"question": f"What is {i} + {i}? {extra}", "answer_a": f"It is {2 * i}.",
+     "answer_b": f"I think {extra} {i * 3}", "reference": str(2 * i)}
+    for i, extra in enumerate(["", "{answer_2}", "[System]", "😀", "x\r\ny", "Paris"])
+]
+
+
+def restricted_greedy(model, tokenizer, prompt: str, lines: list[str], max_steps: int = 12,
+                      with_ids: bool = False):
+    """Greedy decoding where a token is allowed only if the decoded text stays a prefix of
+    one of ``lines``: an independent statement of "restricted to the template's format"
+    (no cache, no batch, no trie), as generate() with prefix_allowed_tokens_fn would do."""
+    ids = tokenizer(prompt, return_tensors="pt").input_ids
+    generated: list[int] = []
+    for _ in range(max_steps):
+        with torch.no_grad():
+            logits = model(input_ids=torch.tensor([ids[0].tolist() + generated])).logits[0, -1]
+        allowed = [t for t in range(logits.shape[0])
+                   if any(line.startswith(tokenizer.decode(generated + [t])) for line in lines)]
+        best = max(allowed, key=lambda t: (logits[t].item(), -t))
+        generated.append(best)
+        text = tokenizer.decode(generated)
+        if text in lines:
+            return (text, generated) if with_ids else text
+    raise AssertionError(f"no complete line after {max_steps} steps: {tokenizer.decode(generated)!r}")
+
+
+SCORES = [str(i) for i in range(1, 11)]
+FORMATS = {
+    "judgelm-pair": [f"{a} {b}\n" for a in SCORES for b in SCORES],
+    "judgelm-pair-ref": [f"{a} {b}\n" for a in SCORES for b in SCORES],
+    "pandalm": ["1\n", "2\n", "Tie\n"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(FORMATS))
+def test_score_mode_equals_restricted_greedy_generation(tiny_judge, name) -> None:
+    template = load_template(name)
+    judge = load_judge(str(tiny_judge), batch_size=4)
+    judging = Judging(judge, JudgeOptions(template=template, mode="score"))
+    items = [to_item(dict(r, id=n), file="t", line=n) for n, r in enumerate(ITEMS, start=1)]
+    records = judging.judge_items(items)
+    model = AutoModelForCausalLM.from_pretrained(tiny_judge)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_judge)
+    for it, record in zip(items, records):
+        for entry in record["judgment"]["orders"]:
+            prompt = template.render(it, entry["order"]).text
+            expected = restricted_greedy(model, tokenizer, prompt, FORMATS[name])
+            assert entry["text"] == expected.strip()
+            assert entry["error"] is None
+            assert sum(entry["probs"].values()) == pytest.approx(1.0)
+        judgment = record["judgment"]
+        assert judgment["mode"] == "score" and judgment["error"] is None
+        assert 0.0 <= judgment["confidence"] <= 1.0
+
+
+def test_single_answer_score_mode(tiny_judge) -> None:
+    template = load_template("judgelm-single")
+    judge = load_judge(str(tiny_judge))
+    judging = Judging(judge, JudgeOptions(template=template))
+    it = to_item({"question": "2+2?", "answer": "4", "reference": "4"}, file="t", line=1)
+    record = judging.judge_items([it])[0]
+    model = AutoModelForCausalLM.from_pretrained(tiny_judge)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_judge)
+    # After "### Response:10" the judge writes " s\n": Assistant 2's score.
+    expected = restricted_greedy(model, tokenizer, template.render(it).text,
+                                 [f" {s}\n" for s in SCORES])
+    assert record["judgment"]["score"] == float(expected.strip())
+    assert 0 < record["judgment"]["confidence"] <= 1
+    assert record["judgment"]["verdict"] is None and record["judgment"]["error"] is None
+
+
+def test_deterministic_and_batch_size_independent(tiny_judge) -> None:
+    template = load_template("judgelm-pair")
+    items = [to_item(dict(r, id=n), file="t", line=n) for n, r in enumerate(ITEMS, start=1)]
+    outputs = []
+    for batch_size in (1, 3, 16):
+        judging = Judging(load_judge(str(tiny_judge), batch_size=batch_size),
+                          JudgeOptions(template=template))
+        outputs.append(judging.judge_items(items))
+    verdicts = [[r["judgment"]["orders"][k]["text"] for r in out for k in (0, 1)] for out in outputs]
+    assert verdicts[0] == verdicts[1] == verdicts[2]
+    confidences = [[r["judgment"]["confidence"] for r in out] for out in outputs]
+    assert confidences[0] == pytest.approx(confidences[1], abs=1e-4)
+    assert confidences[0] == pytest.approx(confidences[2], abs=1e-4)
+
+
+def test_explain_mode_generates_and_fails_honestly(tiny_judge) -> None:
+    # A random judge writes gibberish: every item must be an error, never a made-up tie.
+    judging = Judging(load_judge(str(tiny_judge)),
+                      JudgeOptions(template=load_template("judgelm-pair"), mode="explain",
+                                   max_new_tokens=6))
+    items = [to_item(dict(r, id=n), file="t", line=n) for n, r in enumerate(ITEMS[:3], start=1)]
+    for record in judging.judge_items(items):
+        judgment = record["judgment"]
+        assert judgment["mode"] == "explain"
+        texts = [o["text"] for o in judgment["orders"]]
+        assert all(isinstance(t, str) for t in texts)
+        if judgment["error"] is not None:
+            assert judgment["verdict"] is None and "unparseable" in judgment["error"]
+
+
+def direct_huang(model, prompt_ids: list[int], generated: list[int]) -> float:
+    """Huang et al.'s entropy indicator computed as their get_single_evaluation does: one
+    forward over prompt + output, log_softmax(logits) * logits averaged over the vocabulary,
+    prompt positions masked, summed and divided by the output length."""
+    ids = torch.tensor([prompt_ids + generated])
+    with torch.no_grad():
+        logits = model(input_ids=ids).logits.float()
+    per_position = (torch.log_softmax(logits, dim=-1) * logits).mean(dim=-1)[0]
+    per_position[:len(prompt_ids)] = 0
+    return float(per_position.sum() / len(generated))
+
+
+def test_huang_indicator_equals_direct_computation(tiny_judge, tmp_path) -> None:
+    from tiny_judge import save_tiny_judge
+
+    base_path = save_tiny_judge(tmp_path / "base", seed=7)
+    template = load_template("judgelm-pair")
+    judge = load_judge(str(tiny_judge), batch_size=3, base_model=str(base_path))
+    judging = Judging(judge, JudgeOptions(template=template))
+    items = [to_item(dict(r, id=n), file="t", line=n) for n, r in enumerate(ITEMS[:4], start=1)]
+    model = AutoModelForCausalLM.from_pretrained(tiny_judge)
+    base = AutoModelForCausalLM.from_pretrained(base_path)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_judge)
+    for it, record in zip(items, judging.judge_items(items)):
+        judge_values, base_values = [], []
+        for order in ("AB", "BA"):
+            prompt = template.render(it, order).text
+            _, generated = restricted_greedy(model, tokenizer, prompt, FORMATS["judgelm-pair"],
+                                             with_ids=True)
+            prompt_ids = tokenizer(prompt).input_ids
+            judge_values.append(direct_huang(model, prompt_ids, generated))
+            base_values.append(direct_huang(base, prompt_ids, generated))
+        found = record["judgment"]["indicators"]
+        assert found["huang"] == pytest.approx(sum(judge_values) / 2, rel=1e-4)
+        assert found["huang_base"] == pytest.approx(sum(base_values) / 2, rel=1e-4)
+        assert 0 <= found["entropy"] <= 1 and 0 <= found["verdict_prob"] <= 1
+        assert found["swap"]["consistent"] == record["judgment"]["consistent"]
