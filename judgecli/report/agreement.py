@@ -1,0 +1,103 @@
+"""Agreement with gold labels: pairwise verdicts (A / B / tie) and numeric grades.
+
+Pairwise, following the published evaluation scripts:
+
+* ``agreement``, ``precision``, ``recall``, ``f1``: scikit-learn's ``accuracy_score`` and
+  macro averages, as baaivision/JudgeLM ``judgelm/llm_judge/eval_model_judgement.py``
+  (``calculate_metrics``) computes them. The macro average runs over the classes that occur
+  in the labels or the verdicts (scikit-learn's default, which JudgeLM uses); when all of
+  A, B and tie occur this is exactly WeOpenML/PandaLM ``data/compute_metrics.py``, which
+  always averages over all three classes (a class with no true and no predicted item would
+  count there as 0). A class never predicted has precision 0 (both scripts).
+* ``agreement_without_ties``: lm-sys/FastChat ``fastchat/llm_judge/compute_agreement.py``
+  (``get_mt_bench_agreement`` with ``ban=["tie"]``): items where the label or the verdict
+  is a tie are left out; MT-Bench's agreement "with ties" is ``agreement``.
+* ``agreement_by_order``, ``agreement_both_orders``: GAIR-NLP/auto-j
+  ``codes/leaderboard/pairwise_eval.py`` (``check_res``): the verdict of each order against
+  the label, and the share of items correct in both orders, over all labelled items.
+
+Differences on purpose: JudgeLM and PandaLM turn a failed judgment into a tie; here that is
+``--errors tie``. With ``--errors wrong`` (the default) a failed judgment is its own class
+(``ERROR``) that never matches a label, is in no class's precision, and lowers the recall of
+its true class.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+from scipy import stats
+from sklearn.metrics import (
+    accuracy_score,
+    cohen_kappa_score,
+    confusion_matrix,
+    mean_absolute_error,
+    precision_recall_fscore_support,
+)
+
+from .codes import ABSENT, CLASSES, ERROR, TIE, num, share
+
+LABEL_KEYS = ("agreement", "agreement_without_ties", "precision", "recall", "f1", "kappa",
+              "confusion")
+ORDER_KEYS = ("agreement_by_order", "agreement_both_orders")
+NUMERIC_KEYS = ("pearson", "pearson_p", "spearman", "spearman_p", "kendall", "kendall_p",
+                "mae")
+
+
+def label_figures(gold: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
+    """Verdicts (0-2, or 3 for a failure counted wrong) against labels (0-2)."""
+    out: dict[str, Any] = dict.fromkeys(LABEL_KEYS)
+    if not len(gold):
+        return out
+    present = sorted((set(np.unique(gold).tolist()) | set(np.unique(pred).tolist())) - {ERROR})
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        precision, recall, f1, _ = precision_recall_fscore_support(
+            gold, pred, labels=present, average="macro", zero_division=0)
+        kappa = cohen_kappa_score(gold, pred)
+    decisive = (gold != TIE) & (pred != TIE)
+    counts = confusion_matrix(gold, pred, labels=[0, 1, 2, ERROR])[:3]
+    out.update(
+        agreement=float(accuracy_score(gold, pred)),
+        agreement_without_ties=share(gold[decisive] == pred[decisive]),
+        precision=num(precision), recall=num(recall), f1=num(f1), kappa=num(kappa),
+        confusion={"gold": list(CLASSES), "judge": [*CLASSES, "error"],
+                   "counts": counts.tolist()},
+    )
+    return out
+
+
+def order_figures(gold: np.ndarray, ab: np.ndarray, ba: np.ndarray) -> dict[str, Any]:
+    """Each order's verdict (original A/B terms; -2 = order not judged) against labels."""
+    by_order = {name: share(order == gold, order != ABSENT)
+                for name, order in (("AB", ab), ("BA", ba))}
+    both = (ab != ABSENT) & (ba != ABSENT)
+    return {
+        "agreement_by_order": by_order if any(v is not None for v in by_order.values())
+        else None,
+        "agreement_both_orders": share((ab == gold) & (ba == gold), both),
+    }
+
+
+def numeric_figures(score: np.ndarray, gold: np.ndarray) -> dict[str, Any]:
+    """Single-answer grades against numeric labels: correlations with p-values, MAE.
+
+    Items without a score (a failed judgment) or without a label are left out: there is no
+    number to compare, whatever ``--errors`` says.
+    """
+    out: dict[str, Any] = dict.fromkeys(NUMERIC_KEYS)
+    keep = ~np.isnan(score) & ~np.isnan(gold)
+    x, y = score[keep], gold[keep]
+    if len(x):
+        out["mae"] = float(mean_absolute_error(y, x))
+    if len(x) < 2 or np.all(x == x[0]) or np.all(y == y[0]):
+        return out  # a correlation needs two items and variation in both
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        for name, test in (("pearson", stats.pearsonr), ("spearman", stats.spearmanr),
+                           ("kendall", stats.kendalltau)):
+            result = test(x, y)
+            out[name], out[name + "_p"] = num(result.statistic), num(result.pvalue)
+    return out

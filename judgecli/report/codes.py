@@ -1,0 +1,36 @@
+"""Codes shared by the report's modules, and how a figure becomes JSON.
+
+Pairwise verdicts and labels are small integers so a million items fit in a few megabytes:
+0 = A, 1 = B, 2 = tie. A failed judgment is -1 when read; ``--errors wrong`` turns it into
+its own class, 3, that never equals a label.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+CLASSES = ("A", "B", "tie")
+CODE = {name: code for code, name in enumerate(CLASSES)}
+A, B, TIE = 0, 1, 2
+ERROR = 3  # a failed judgment counted as wrong (--errors wrong)
+FAILED = -1  # a verdict, or one order's verdict, that failed
+ABSENT = -2  # an order that was not judged
+NO_LABEL = -1
+
+
+def num(value: Any) -> float | None:
+    """A figure as JSON: a float, or None where it is undefined (nan, no data)."""
+    if value is None:
+        return None
+    value = float(value)
+    return None if math.isnan(value) or math.isinf(value) else value
+
+
+def share(mask: np.ndarray, within: np.ndarray | None = None) -> float | None:
+    """The fraction of True in ``mask`` (restricted to ``within``); None when empty."""
+    if within is not None:
+        mask = mask[within]
+    return float(np.mean(mask)) if len(mask) else None

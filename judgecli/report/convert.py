@@ -1,0 +1,228 @@
+"""Published judges' result files -> judgment records that ``judgecli report`` reads.
+
+    python -m judgecli.report.convert pandalm testset-v1.json pandalm-7b-testset-v1.json > p.jsonl
+    python -m judgecli.report.convert llmbar natural.gpt4-vanilla.json > llmbar.jsonl
+    python -m judgecli.report.convert judgelm judged.jsonl --reversed judged-rev.jsonl \\
+        --gt judgelm_val_5k_gpt4.jsonl > judgelm.jsonl
+    judgecli report p.jsonl
+
+Formats (a value outside the format is a failed judgment with its reason, never a tie):
+
+* ``pandalm``: WeOpenML/PandaLM ``data/testset-v1.json`` (``annotator1..3``: 0 tie, 1 =
+  response1 better, 2 = response2 better; the gold label is their majority, as
+  ``data/compute_metrics.py`` takes it) and a result file by ``idx`` (``pandalm_result``
+  0/1/2 or ``gpt_result`` "1"/"2"/"Tie"; PandaLM's script counts anything else, such as
+  "garbage", as a tie; use ``--errors tie`` for its figures).
+* ``llmbar``: princeton-nlp/LLMBar ``<set>.<evaluator>.json``: ``output_1``/``output_2``,
+  ``label`` 1 or 2 and ``results`` (a list, or its Python-literal string) whose
+  ``swap = False`` / ``swap = True`` winners are already in the original order.
+* ``judgelm``: baaivision/JudgeLM ``gen_model_judgement.py`` output (``pred_text`` whose
+  first line is "s1 s2"), optionally the run with answers reversed (``--reversed``; its
+  ``answer1_body`` is the original answer 2) and the GPT-4 reference judgments (``--gt``,
+  ``text`` parsed the same way; an unparseable one gives no label, as JudgeLM filters it).
+
+Both orders combine with the strict rule of ``judgecli judge`` (a winner only when both
+orders agree), and each order is kept, so consistency and position bias can be reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ..debias import OrderResult, combine, map_back
+from ..errors import InputError, JudgecliError
+from ..jsonl import dumps, iter_lines
+from ..parsers import Parsed, ParseFailure, parse_scores
+
+_PANDALM_CODES = {"0": "tie", "1": "A", "2": "B", "tie": "tie"}
+
+
+def _load_json(path: str) -> list[dict[str, Any]]:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError("no such file", file=path) from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(f"not a JSON file ({exc})", file=path) from None
+    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+        raise InputError("expected a JSON list of objects", file=path)
+    return data
+
+
+def _field(row: dict[str, Any], key: str, file: str, number: int) -> Any:
+    if key not in row:
+        raise InputError(f"item {number}: missing", file=file, field=key)
+    return row[key]
+
+
+def _judgment(judge: str, template: str, orders: list[OrderResult]) -> dict[str, Any]:
+    combined = combine(orders, "strict")
+    return {"judge": judge, "template": template, "mode": "explain",
+            "verdict": combined.verdict, "score_a": combined.score_a,
+            "score_b": combined.score_b, "confidence": combined.confidence,
+            "consistent": combined.consistent, "orders": [o.to_json() for o in orders],
+            "error": combined.error}
+
+
+def pandalm_verdict(value: Any) -> str | None:
+    """PandaLM's result code as a verdict; None when it is not one (e.g. "garbage")."""
+    return _PANDALM_CODES.get(str(value).strip().lower())
+
+
+def majority(votes: list[Any]) -> Any:
+    """The most frequent vote; ties go to the vote seen first, as PandaLM's
+    ``get_majority_vote`` (``max`` over an insertion-ordered dict) does."""
+    return Counter(votes).most_common(1)[0][0]
+
+
+def pandalm(testset: str, results: str, judge: str | None = None) -> Iterator[dict[str, Any]]:
+    items = _load_json(testset)
+    by_idx: dict[str, dict[str, Any]] = {}
+    for number, row in enumerate(_load_json(results), start=1):
+        by_idx[str(_field(row, "idx", results, number))] = row
+    judge = judge or Path(results).name.removesuffix("-testset-v1.json")
+    for number, item in enumerate(items, start=1):
+        idx = _field(item, "idx", testset, number)
+        if str(idx) not in by_idx:
+            raise InputError(f"no result for idx {idx!r}", file=results, field="idx")
+        row = by_idx.pop(str(idx))
+        key = "pandalm_result" if "pandalm_result" in row else "gpt_result"
+        raw = _field(row, key, results, number)
+        votes = [_field(item, f"annotator{k}", testset, number) for k in (1, 2, 3)]
+        label = pandalm_verdict(majority([str(v) for v in votes]))
+        if label is None:
+            raise InputError(f"item {number}: annotator labels {votes!r} are not 0, 1, 2",
+                             file=testset, field="annotator1")
+        verdict = pandalm_verdict(raw)
+        reason = row.get("pandalm_reason", row.get("gpt_reason"))
+        order = OrderResult(order="AB", text=reason, verdict=verdict,
+                            error=None if verdict else f"unparseable: {raw!r}")
+        yield {"id": idx, "question": item.get("instruction"), "input": item.get("input"),
+               "answer_a": item.get("response1"), "answer_b": item.get("response2"),
+               "label": label, "cmp_key": item.get("cmp_key"),
+               "motivation_app": item.get("motivation_app"),
+               "judgment": _judgment(judge, "pandalm", [order])}
+    if by_idx:
+        raise InputError(f"results for idx {next(iter(by_idx))!r} not in {testset}",
+                         file=results, field="idx")
+
+
+def _llmbar_order(name: str, entry: Any) -> OrderResult:
+    order = "AB" if name == "swap = False" else "BA"
+    winner = entry.get("winner") if isinstance(entry, dict) else None
+    verdict = {"1": "A", "2": "B"}.get(str(winner))
+    completion = entry.get("completion") if isinstance(entry, dict) else None
+    text = completion[0] if isinstance(completion, list) and completion else None
+    return OrderResult(order=order, text=text if isinstance(text, str) else None,
+                       verdict=verdict, error=None if verdict else f"no winner: {winner!r}")
+
+
+def llmbar(path: str, judge: str | None = None) -> Iterator[dict[str, Any]]:
+    name = Path(path).name
+    subset, _, evaluator = name.removesuffix(".json").partition(".")
+    for number, item in enumerate(_load_json(path), start=1):
+        results = _field(item, "results", path, number)
+        if isinstance(results, str):
+            try:
+                results = ast.literal_eval(results)
+            except (ValueError, SyntaxError):
+                raise InputError(f"item {number}: not a Python literal", file=path,
+                                 field="results") from None
+        if not isinstance(results, list) or not results or not isinstance(results[0], dict):
+            raise InputError(f"item {number}: expected a list of results", file=path,
+                             field="results")
+        orders = [_llmbar_order(key, results[0][key])
+                  for key in ("swap = False", "swap = True") if key in results[0]]
+        label = {"1": "A", "2": "B"}.get(str(_field(item, "label", path, number)))
+        yield {"id": f"{subset}/{number}", "set": subset, "question": item.get("input"),
+               "answer_a": item.get("output_1"), "answer_b": item.get("output_2"),
+               "label": label, "judgment": _judgment(judge or evaluator or "llmbar",
+                                                     "llmbar", orders)}
+
+
+def _judgelm_parse(text: Any) -> Parsed | None:
+    try:
+        return parse_scores(text, 2) if isinstance(text, str) else None
+    except ParseFailure:
+        return None
+
+
+def _judgelm_rows(path: str) -> dict[Any, dict[str, Any]]:
+    rows = {}
+    for line, row in iter_lines(path):
+        if "question_id" not in row:
+            raise InputError("missing", file=path, line=line, field="question_id")
+        rows[row["question_id"]] = row
+    return rows
+
+
+def judgelm(path: str, reversed_path: str | None = None, gt: str | None = None,
+            judge: str = "judgelm") -> Iterator[dict[str, Any]]:
+    flipped = _judgelm_rows(reversed_path) if reversed_path else {}
+    golds = _judgelm_rows(gt) if gt else {}
+    for line, row in iter_lines(path):
+        qid = row.get("question_id")
+        orders = []
+        for order, source in (("AB", row), ("BA", flipped.get(qid))):
+            if order == "BA" and not reversed_path:
+                continue
+            if source is None:
+                raise InputError(f"question_id {qid!r} is not in {reversed_path}", file=path,
+                                 line=line, field="question_id")
+            text = source.get("pred_text")
+            parsed = _judgelm_parse(text)
+            orders.append(map_back(order, parsed, str(text), None) if parsed else OrderResult(
+                order=order, text=text, error=f"unparseable: {str(text)[:80]!r}"))
+        label = None
+        if gt:
+            if qid not in golds:
+                raise InputError(f"question_id {qid!r} is not in {gt}", file=path, line=line,
+                                 field="question_id")
+            parsed = _judgelm_parse(golds[qid].get("text"))
+            label = parsed.verdict if parsed else None
+        yield {"id": qid, "question": row.get("question_body"),
+               "answer_a": row.get("answer1_body"), "answer_b": row.get("answer2_body"),
+               "label": label, "judgment": _judgment(judge, "judgelm-pair", orders)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m judgecli.report.convert",
+                                     description=__doc__.split("\n\n")[0])
+    kinds = parser.add_subparsers(dest="kind", required=True)
+    p = kinds.add_parser("pandalm", help="PandaLM test set + a result file")
+    p.add_argument("testset")
+    p.add_argument("results")
+    p.add_argument("--judge")
+    p = kinds.add_parser("llmbar", help="LLMBar <set>.<evaluator>.json files")
+    p.add_argument("files", nargs="+")
+    p.add_argument("--judge")
+    p = kinds.add_parser("judgelm", help="JudgeLM judgment file(s)")
+    p.add_argument("pred")
+    p.add_argument("--reversed")
+    p.add_argument("--gt")
+    p.add_argument("--judge", default="judgelm")
+    args = parser.parse_args(argv)
+    try:
+        if args.kind == "pandalm":
+            records: Iterator[dict[str, Any]] = pandalm(args.testset, args.results, args.judge)
+        elif args.kind == "llmbar":
+            records = (r for f in args.files for r in llmbar(f, args.judge))
+        else:
+            records = judgelm(args.pred, args.reversed, args.gt, args.judge)
+        for record in records:
+            sys.stdout.write(dumps(record) + "\n")
+    except JudgecliError as exc:
+        print(f"judgecli: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,368 @@
+"""Reading judgment files into compact columns, one line at a time.
+
+A judgment file is what ``judgecli judge`` writes: the input record plus ``judgment``. Only
+what the report needs is kept, as numpy arrays (verdict codes, label codes, each order's
+verdict, confidence, answer lengths, group codes, a 64-bit hash of each id), so memory stays
+near 65 bytes per item whatever the records hold. (Two different ids share a hash with
+probability about n^2 / 2^65, some 3e-8 for a million items.) Lines are parsed with the standard
+library's C decoder, or with orjson when it is installed (faster, same results); a line
+either rejects is parsed again by :func:`judgecli.jsonl.parse_line`, so a bad line is named
+exactly as ``judge`` names it. Unlike ``judge``, a repeated key inside one object is not
+detected here (the decoder keeps the last value).
+
+``--map DST=SRC`` points a figure's field at another (dotted) path, so verdict files from
+elsewhere can be read without converting them, e.g. ``--map verdict=winner --map label=gold``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from array import array
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError, JudgecliError
+from ..jsonl import display_name, iter_raw, parse_line
+from .codes import ABSENT, CODE, FAILED, NO_LABEL
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+_decode = json.JSONDecoder(parse_constant=_reject_constant).decode
+
+
+def _strict_loads(raw: bytes) -> Any:
+    """Strict JSON as orjson reads it: no NaN or Infinity."""
+    return _decode(raw.decode("utf-8"))
+
+
+_fast_loads: Callable[[bytes], Any]
+try:  # optional: orjson parses a large file about three times faster, with the same result
+    from orjson import loads as _fast_loads
+except ImportError:  # pragma: no cover - depends on the environment
+    _fast_loads = _strict_loads
+
+PAIR, SINGLE = "pair", "single"
+MISSING_GROUP = "(none)"
+
+# Where each field the report reads lives in a judgment record; --map DST=SRC overrides.
+DEFAULT_PATHS: dict[str, str] = {
+    "id": "id", "label": "label", "answer_a": "answer_a", "answer_b": "answer_b",
+    "verdict": "judgment.verdict", "score": "judgment.score",
+    "confidence": "judgment.confidence", "error": "judgment.error",
+    "orders": "judgment.orders",
+}
+_MISSING = object()
+
+
+def get_path(record: Any, path: str) -> Any:
+    """The value at a dotted path (``judgment.orders.0.verdict``), or ``_MISSING``."""
+    value = record
+    for part in path.split("."):
+        if isinstance(value, dict):
+            value = value.get(part, _MISSING)
+        elif isinstance(value, list) and part.lstrip("-").isdigit() and \
+                -len(value) <= int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return _MISSING
+        if value is _MISSING:
+            return _MISSING
+    return value
+
+
+def field_paths(mapping: dict[str, str]) -> dict[str, str]:
+    unknown = sorted(set(mapping) - set(DEFAULT_PATHS))
+    if unknown:
+        raise InputError(f"--map cannot set '{unknown[0]}'; it can set "
+                         + ", ".join(sorted(DEFAULT_PATHS)))
+    return {**DEFAULT_PATHS, **mapping}
+
+
+def id_hash(value: Any, *, file: str, line: int) -> int:
+    """A 64-bit key for an id: 3 and "3" are different ids, as in ``judge``."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise InputError(f"expected a string or an integer, got {value!r}", file=file,
+                         line=line, field="id")
+    return hash(("s" if isinstance(value, str) else "i") + str(value))
+
+
+def as_number(value: Any, what: str, *, file: str, line: int, name: str,
+              unit: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+            not math.isfinite(value) or (unit and not 0.0 <= value <= 1.0):
+        raise InputError(f"expected {what}, got {value!r}", file=file, line=line, field=name)
+    return float(value)
+
+
+def _length(record: dict[str, Any], key: str) -> int:
+    value = record.get(key)
+    if isinstance(value, str):
+        return len(value)
+    turns = record.get("turns")
+    if isinstance(turns, list) and turns and all(isinstance(t, dict) for t in turns):
+        texts = [t.get(key) for t in turns]
+        if all(isinstance(t, str) for t in texts):
+            return sum(len(t) for t in texts)
+    return -1
+
+
+@dataclass
+class Judgments:
+    """One file's items as columns. Pairwise codes: 0 A, 1 B, 2 tie, -1 failed."""
+
+    file: str
+    kind: str | None  # PAIR, SINGLE, or None for an empty file
+    ids: np.ndarray  # uint64-compatible int64 hashes
+    lines: np.ndarray
+    failed: np.ndarray  # bool: the judgment failed
+    verdict: np.ndarray  # int8 (pairwise)
+    order_ab: np.ndarray  # int8: the verdict judged in order AB (original A/B terms)
+    order_ba: np.ndarray  # int8: in order BA, already mapped back; -2 when not judged
+    label: np.ndarray  # int8 (pairwise), -1 when absent
+    score: np.ndarray  # float64 (single answer), nan when failed
+    label_value: np.ndarray  # float64 (single answer), nan when absent
+    confidence: np.ndarray  # float64, nan when absent
+    len_a: np.ndarray  # int64 characters, -1 when unknown
+    len_b: np.ndarray
+    group: np.ndarray  # int32 index into groups
+    groups: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def subset(self, mask: np.ndarray) -> Judgments:
+        arrays = {name: getattr(self, name)[mask] for name in _ARRAYS}
+        return Judgments(file=self.file, kind=self.kind, groups=self.groups, **arrays)
+
+
+_ARRAYS = ("ids", "lines", "failed", "verdict", "order_ab", "order_ba", "label", "score",
+           "label_value", "confidence", "len_a", "len_b", "group")
+
+
+_FIELDS = ("id", "label", "answer_a", "answer_b", "verdict", "score", "confidence", "error",
+           "orders")
+
+
+class _Reader:
+    """Turns records into columns; one instance per file. ``add`` is the hot loop."""
+
+    def __init__(self, name: str, paths: dict[str, str], by: Sequence[str]) -> None:
+        self.name = name
+        self.paths = paths
+        self.mapped = paths != DEFAULT_PATHS
+        self.by = list(by)
+        self.kind: str | None = None
+        self.cols: dict[str, array[Any]] = {n: array(t) for n, t in (
+            ("ids", "q"), ("lines", "q"), ("failed", "b"), ("verdict", "b"), ("order_ab", "b"),
+            ("order_ba", "b"), ("label", "b"), ("score", "d"), ("label_value", "d"),
+            ("confidence", "d"), ("len_a", "q"), ("len_b", "q"), ("group", "i"))}
+        self.group_codes: dict[str, int] = {}
+
+    def _fields(self, record: dict[str, Any], line: int) -> tuple[Any, ...]:
+        if self.mapped:
+            return tuple(get_path(record, self.paths[name]) for name in _FIELDS)
+        judgment = record.get("judgment")
+        if type(judgment) is not dict:
+            raise InputError("missing (not a judgment record; run `judgecli judge` first, or "
+                             "map the fields with --map)" if judgment is None else
+                             "expected an object", file=self.name, line=line, field="judgment")
+        get = judgment.get
+        score = get("score", _MISSING)
+        if score is _MISSING and "scores" in judgment and "score_a" not in judgment:
+            raise InputError("multi-answer judgments are not reported yet", file=self.name,
+                             line=line, field="judgment.scores")
+        return (record.get("id", _MISSING), record.get("label"), _length(record, "answer_a"),
+                _length(record, "answer_b"), get("verdict", _MISSING), score,
+                get("confidence"), get("error"), get("orders"))
+
+    def add(self, record: dict[str, Any], line: int) -> None:
+        file, cols = self.name, self.cols
+        raw_id, label, len_a, len_b, verdict, score, confidence, error, orders = \
+            self._fields(record, line)
+        kind = PAIR if score is _MISSING else SINGLE
+        if kind != self.kind or verdict is _MISSING:
+            self._check_kind(kind, verdict, line)
+        cols["ids"].append(id_hash(line if raw_id is _MISSING else raw_id, file=file,
+                                   line=line))
+        cols["lines"].append(line)
+        failed = error is not None and error is not _MISSING
+        if kind == PAIR:
+            code = CODE.get(verdict) if type(verdict) is str else None
+            if code is None:
+                code = self._verdict(verdict, line, self.paths["verdict"])
+            failed = failed or code == FAILED
+            cols["verdict"].append(FAILED if failed else code)
+            ab, ba = self._orders(orders, line)
+            cols["order_ab"].append(ab)
+            cols["order_ba"].append(ba)
+            if label is None or label is _MISSING:
+                cols["label"].append(NO_LABEL)
+            elif type(label) is str and label in CODE:
+                cols["label"].append(CODE[label])
+            else:
+                raise InputError(f"expected \"A\", \"B\" or \"tie\", got {label!r}", file=file,
+                                 line=line, field=self.paths["label"])
+            if self.mapped:
+                len_a, len_b = _text_length(len_a), _text_length(len_b)
+            cols["len_a"].append(len_a)
+            cols["len_b"].append(len_b)
+        else:
+            if score is None:
+                failed = True
+            elif not failed:
+                as_number(score, "a number", file=file, line=line, name=self.paths["score"])
+            cols["score"].append(math.nan if failed else float(score))
+            if label is None or label is _MISSING:
+                cols["label_value"].append(math.nan)
+            else:
+                cols["label_value"].append(as_number(label, "a number", file=file, line=line,
+                                                     name=self.paths["label"]))
+        cols["failed"].append(failed)
+        if confidence is None or confidence is _MISSING:
+            cols["confidence"].append(math.nan)
+        elif type(confidence) is float and 0.0 <= confidence <= 1.0:
+            cols["confidence"].append(confidence)
+        else:
+            cols["confidence"].append(as_number(
+                confidence, "a probability in [0, 1]", file=file, line=line,
+                name=self.paths["confidence"], unit=True))
+        if self.by:
+            key = " / ".join(_group_value(get_path(record, path)) for path in self.by)
+            code = self.group_codes.setdefault(key, len(self.group_codes))
+            cols["group"].append(code)
+
+    def _check_kind(self, kind: str, verdict: Any, line: int) -> None:
+        if kind == PAIR and verdict is _MISSING:
+            raise InputError("missing", file=self.name, line=line, field=self.paths["verdict"])
+        if kind == self.kind:
+            return
+        if self.kind is not None:
+            raise InputError(f"a {kind} judgment in a file of {self.kind} judgments; report "
+                             "them separately", file=self.name, line=line, field="judgment")
+        self.kind = kind
+
+    def _verdict(self, value: Any, line: int, name: str) -> int:
+        if value is None:
+            return FAILED
+        code = CODE.get(value) if isinstance(value, str) else None
+        if code is None:
+            raise InputError(f"expected \"A\", \"B\", \"tie\" or null, got {value!r}",
+                             file=self.name, line=line, field=name)
+        return code
+
+    def _orders(self, orders: Any, line: int) -> tuple[int, int]:
+        if orders is None or orders is _MISSING:
+            return ABSENT, ABSENT
+        ab = ba = ABSENT
+        if type(orders) is list:
+            for entry in orders:
+                if type(entry) is not dict:
+                    break
+                verdict = entry.get("verdict")
+                code = CODE.get(verdict) if type(verdict) is str else None
+                if code is None:
+                    if verdict is not None:
+                        break
+                    code = FAILED
+                if entry.get("error") is not None:
+                    code = FAILED
+                name = entry.get("order")
+                if name == "AB":
+                    ab = code
+                elif name == "BA":
+                    ba = code
+                else:
+                    break
+            else:
+                return ab, ba
+        return self._bad_orders(orders, line)
+
+    def _bad_orders(self, orders: Any, line: int) -> tuple[int, int]:
+        """Say exactly what is wrong with an ``orders`` list the fast path rejected."""
+        name = self.paths["orders"]
+        if not isinstance(orders, list):
+            raise InputError("expected a list", file=self.name, line=line, field=name)
+        for number, entry in enumerate(orders):
+            where = f"{name}[{number}]"
+            if not isinstance(entry, dict) or entry.get("order") not in ("AB", "BA"):
+                raise InputError("expected an object with \"order\": \"AB\" or \"BA\"",
+                                 file=self.name, line=line, field=where)
+            self._verdict(entry.get("verdict"), line, where + ".verdict")
+        raise AssertionError("unreachable: the fast path accepted nothing wrong")
+
+    def finish(self) -> Judgments:
+        cols = {name: np.frombuffer(values, dtype=values.typecode) if len(values) else
+                np.empty(0, dtype=values.typecode) for name, values in self.cols.items()}
+        n = len(cols["ids"])
+        for name, fill in (("verdict", FAILED), ("order_ab", ABSENT), ("order_ba", ABSENT),
+                           ("label", NO_LABEL), ("len_a", -1), ("len_b", -1), ("group", 0)):
+            if len(cols[name]) != n:
+                cols[name] = np.full(n, fill, dtype=cols[name].dtype)
+        for name in ("score", "label_value"):
+            if len(cols[name]) != n:
+                cols[name] = np.full(n, math.nan)
+        cols["failed"] = cols["failed"].astype(bool)
+        groups = list(self.group_codes)
+        check_unique(cols["ids"], cols["lines"], self.name)
+        return Judgments(file=self.name, kind=self.kind, groups=groups, **cols)
+
+
+def _text_length(value: Any) -> int:
+    return len(value) if isinstance(value, str) else -1
+
+
+def _group_value(value: Any) -> str:
+    if value is _MISSING or value is None:
+        return MISSING_GROUP
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def check_unique(ids: np.ndarray, lines: np.ndarray, file: str) -> None:
+    if len(ids) < 2:
+        return
+    order = np.argsort(ids, kind="stable")
+    repeats = np.flatnonzero(ids[order][1:] == ids[order][:-1])
+    if len(repeats):
+        line = int(lines[order][repeats + 1].min())
+        raise InputError("duplicate id", file=file, line=line, field="id")
+
+
+def iter_records(path: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    name = display_name(path)
+    loads = _fast_loads
+    for line, raw in iter_raw(path):
+        try:
+            record = loads(raw)
+        except ValueError:
+            record = parse_line(raw, file=name, line=line)  # raises InputError, or blank
+            if record is None:
+                continue
+        if type(record) is not dict:
+            record = parse_line(raw, file=name, line=line)  # names what it is instead
+        yield line, record
+
+
+def read_judgments(path: str, *, mapping: dict[str, str] | None = None,
+                   by: Sequence[str] = ()) -> Judgments:
+    """Read one judgment file (or ``-`` for stdin) into columns."""
+    reader = _Reader(display_name(path), field_paths(mapping or {}), by)
+    for line, record in iter_records(path):
+        reader.add(record, line)
+    return reader.finish()
+
+
+def shared_items(sets: Sequence[Judgments]) -> np.ndarray:
+    """Ids present in every file (several files are compared on the same items)."""
+    if not sets:
+        raise JudgecliError("no judgment files given")
+    common = sets[0].ids
+    for other in sets[1:]:
+        common = np.intersect1d(common, other.ids, assume_unique=True)
+    return common

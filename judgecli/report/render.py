@@ -1,0 +1,160 @@
+"""The terminal table (rich). Fractions show as 0.000-1.000, as they are in --json.
+
+One file: a table of every figure that could be computed, then the confusion matrix.
+Several files, or ``--by``: one row per file or group, side by side, with the main figures;
+``--json`` has all of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+def _frac(v: Any) -> str:
+    return f"{v:.3f}"
+
+
+def _p(v: Any) -> str:
+    return f"{v:.2g}"
+
+
+def _ci(v: Any) -> str:
+    return f"[{v[0]:.3f}, {v[1]:.3f}]"
+
+
+def _by_order(v: Any) -> str:
+    return "  ".join(f"{k} {x:.3f}" for k, x in v.items() if x is not None)
+
+
+def _counts(v: Any) -> str:
+    return "  ".join(f"{order}: " + ", ".join(f"{k} {x}" for k, x in c.items())
+                     for order, c in v.items())
+
+
+def _coverage(v: Any) -> str:
+    return " ".join(f"{x['accuracy']:.2f}" for x in v) + "  (10% .. 100%)"
+
+
+# (section, key, label, format)
+FIGURES: list[tuple[str, str, str, Callable[[Any], str]]] = [
+    ("items", "n", "items", str),
+    ("items", "n_unshared", "left out: not in every file", str),
+    ("items", "n_labeled", "with a gold label", str),
+    ("items", "n_failed", "failed judgments", str),
+    ("items", "error_rate", "error rate", _frac),
+    ("labels", "agreement", "agreement (accuracy)", _frac),
+    ("labels", "agreement_without_ties", "agreement without ties (MT-Bench)", _frac),
+    ("labels", "precision", "precision (macro)", _frac),
+    ("labels", "recall", "recall (macro)", _frac),
+    ("labels", "f1", "F1 (macro)", _frac),
+    ("labels", "kappa", "Cohen's kappa", _frac),
+    ("labels", "agreement_by_order", "agreement by order", _by_order),
+    ("labels", "agreement_both_orders", "agreement in both orders (Auto-J)", _frac),
+    ("orders", "n_both_orders", "judged in both orders", str),
+    ("orders", "consistency", "consistency", _frac),
+    ("orders", "prefer_first", "favours the first position", _frac),
+    ("orders", "prefer_second", "favours the second position", _frac),
+    ("orders", "position_bias", "position bias |first - second|", _frac),
+    ("orders", "verdicts_by_order", "verdicts by order", _counts),
+    ("wins", "wins", "A wins", str),
+    ("wins", "ties", "ties", str),
+    ("wins", "losses", "B wins", str),
+    ("wins", "win_rate", "win rate of A (ties half)", _frac),
+    ("wins", "win_rate_ci", "95% CI (bootstrap)", _ci),
+    ("wins", "sign_test_p", "sign test p", _p),
+    ("wins", "tie_rate", "tie rate", _frac),
+    ("wins", "longer_wins", "longer answer wins", _frac),
+    ("grades", "mean_score", "mean score", lambda v: f"{v:.3g}"),
+    ("grades", "pearson", "Pearson r", _frac),
+    ("grades", "pearson_p", "Pearson p", _p),
+    ("grades", "spearman", "Spearman rho", _frac),
+    ("grades", "spearman_p", "Spearman p", _p),
+    ("grades", "kendall", "Kendall tau", _frac),
+    ("grades", "kendall_p", "Kendall p", _p),
+    ("grades", "mae", "mean absolute error", lambda v: f"{v:.3g}"),
+    ("reliability", "n_confidence", "with confidence and label", str),
+    ("reliability", "accuracy_at_coverage", "accuracy at coverage", _coverage),
+    ("reliability", "auroc", "AUROC (confidence vs correct)", _frac),
+    ("reliability", "ece", "ECE (10 bins)", _frac),
+]
+# The side-by-side table's columns and their short headings.
+SIDE_BY_SIDE = {"n": "n", "error_rate": "errors", "agreement": "agree",
+                "agreement_without_ties": "agree w/o ties", "f1": "F1", "kappa": "kappa",
+                "consistency": "consist.", "agreement_both_orders": "both orders",
+                "position_bias": "pos. bias", "win_rate": "win A", "win_rate_ci": "95% CI",
+                "tie_rate": "ties", "longer_wins": "longer wins", "spearman": "Spearman",
+                "kendall": "Kendall", "mae": "MAE", "auroc": "AUROC", "ece": "ECE"}
+_FORMAT = {key: (label, fmt) for _, key, label, fmt in FIGURES}
+
+
+def _shown(summary: dict[str, Any], key: str) -> bool:
+    value = summary.get(key)
+    if value is None or (key == "n_unshared" and not value):
+        return False
+    return not (key == "n_confidence" and not summary.get("accuracy_at_coverage"))
+
+
+def render(summaries: Sequence[dict[str, Any]], console: Console | None = None) -> None:
+    if console is None:
+        console = Console()
+        if not console.is_terminal:
+            console.width = max(console.width, 240)  # a file or a pipe: do not squeeze
+    if len(summaries) == 1 and "groups" not in summaries[0]:
+        _one(summaries[0], console)
+    else:
+        _side_by_side(summaries, console)
+
+
+def _one(summary: dict[str, Any], console: Console) -> None:
+    console.print(f"{summary['file']} ({summary['kind'] or 'empty'}, "
+                  f"--errors {summary['errors']})", highlight=False)
+    table = Table()
+    table.add_column("figure")
+    table.add_column("value", overflow="fold")
+    section = None
+    for name, key, label, fmt in FIGURES:
+        if not _shown(summary, key):
+            continue
+        if section is not None and name != section:
+            table.add_section()
+        section = name
+        table.add_row(label, fmt(summary[key]))
+    console.print(table)
+    if summary.get("kind") == "pair" and not summary.get("n_labeled"):
+        console.print("no gold labels: agreement figures need `label` in the records or "
+                      "--labels FILE")
+    confusion = summary.get("confusion")
+    if confusion:
+        matrix = Table(title="confusion (rows: gold, columns: judge)", title_justify="left")
+        matrix.add_column("")
+        for name in confusion["judge"]:
+            matrix.add_column(name, justify="right")
+        for name, counts in zip(confusion["gold"], confusion["counts"], strict=True):
+            matrix.add_row(name, *(str(c) for c in counts))
+        console.print(matrix)
+
+
+def _side_by_side(summaries: Sequence[dict[str, Any]], console: Console) -> None:
+    grouped = any("groups" in s for s in summaries)
+    rows = []
+    for summary in summaries:
+        rows.append((summary["file"], "(all)", summary))
+        rows.extend((summary["file"], g["group"], g) for g in summary.get("groups") or [])
+    keys = [k for k in SIDE_BY_SIDE if any(_shown(s, k) for _, _, s in rows)]
+    table = Table(title=f"--errors {summaries[0]['errors']}", title_justify="left")
+    if len(summaries) > 1:
+        table.add_column("file", no_wrap=True)
+    if grouped:
+        table.add_column("group", no_wrap=True)
+    for key in keys:
+        table.add_column(SIDE_BY_SIDE[key], justify="right")
+    for file, group, summary in rows:
+        cells = [_FORMAT[k][1](summary[k]) if summary.get(k) is not None else "-"
+                 for k in keys]
+        table.add_row(*([file] if len(summaries) > 1 else []), *([group] if grouped else []),
+                      *cells)
+    console.print(table)

@@ -1,0 +1,139 @@
+"""One report per judgment file (and per group with ``--by``): every figure, as JSON.
+
+Which figures appear depends on the data, never silently: every key is always present and
+is null where it cannot be computed (no labels, one order only, no confidence...).
+
+``--errors`` says how an item whose judgment failed counts:
+
+* ``wrong`` (default): in every label figure it is its own class that never matches a
+  label; an order that failed makes its item inconsistent; it is left out of the win rate
+  (there is nothing to be wrong about without labels).
+* ``tie``: it counts as a tie everywhere, as JudgeLM and PandaLM count unparseable output.
+* ``drop``: the item is left out of every figure (an item with one failed order too).
+
+``n_failed`` and ``error_rate`` (failed judgments / items) are shown whatever the choice.
+Single-answer grades without a number are always left out of correlations and MAE.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import JudgecliError
+from .agreement import (
+    LABEL_KEYS,
+    NUMERIC_KEYS,
+    ORDER_KEYS,
+    label_figures,
+    numeric_figures,
+    order_figures,
+)
+from .bias import BIAS_KEYS, longer_wins, position_figures, verdicts_by_order
+from .codes import ERROR, FAILED, NO_LABEL, TIE
+from .labels import join_labels, read_labels
+from .load import PAIR, SINGLE, Judgments, read_judgments, shared_items
+from .reliability import RELIABILITY_KEYS, reliability_figures
+from .winrate import RESAMPLES, WIN_KEYS, win_figures
+
+ERROR_POLICIES = ("wrong", "tie", "drop")
+HEAD_KEYS = ("file", "group", "kind", "errors", "n", "n_unshared", "n_labeled", "n_failed",
+             "error_rate")
+KEYS = (*HEAD_KEYS, *LABEL_KEYS, *ORDER_KEYS, *BIAS_KEYS, "verdicts_by_order", *WIN_KEYS,
+        "longer_wins", "n_length_decided", "mean_score", *NUMERIC_KEYS, *RELIABILITY_KEYS)
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    errors: str = "wrong"
+    by: tuple[str, ...] = ()
+    mapping: Mapping[str, str] = field(default_factory=dict)
+    labels: str | None = None
+    seed: int = 0
+    resamples: int = RESAMPLES
+
+
+def build_report(paths: Sequence[str], options: ReportOptions = ReportOptions(),
+                 ) -> list[dict[str, Any]]:
+    """Read the files and summarise each; several files are reported on the ids they share."""
+    if options.errors not in ERROR_POLICIES:
+        raise JudgecliError(f"--errors must be one of {', '.join(ERROR_POLICIES)}")
+    if not paths:
+        raise JudgecliError("no judgment files given")
+    if [*paths, options.labels].count("-") > 1:
+        raise JudgecliError("stdin (-) can be read only once")
+    labels = read_labels(options.labels) if options.labels else None
+    sets = [read_judgments(p, mapping=dict(options.mapping), by=options.by) for p in paths]
+    if labels is not None:
+        for judgments in sets:
+            join_labels(judgments, labels)
+    unshared = [0] * len(sets)
+    if len(sets) > 1:
+        common = shared_items(sets)
+        for number, judgments in enumerate(sets):
+            keep = np.isin(judgments.ids, common, assume_unique=True)
+            unshared[number] = int(np.count_nonzero(~keep))
+            if unshared[number]:
+                sets[number] = judgments.subset(keep)
+    return [summarise(j, options, n_unshared=u) for j, u in zip(sets, unshared, strict=True)]
+
+
+def summarise(judgments: Judgments, options: ReportOptions = ReportOptions(), *,
+              n_unshared: int = 0) -> dict[str, Any]:
+    out = figures(judgments, options)
+    out["n_unshared"] = n_unshared
+    if options.by:
+        # Sort once by group and slice, so many groups cost one pass, not one per group.
+        order = np.argsort(judgments.group, kind="stable")
+        bounds = np.searchsorted(judgments.group[order], np.arange(len(judgments.groups) + 1))
+        out["groups"] = [
+            {**figures(judgments.subset(order[bounds[code]:bounds[code + 1]]), options),
+             "group": name}
+            for code, name in enumerate(judgments.groups)]
+    return out
+
+
+def _policy(codes: np.ndarray, errors: str) -> np.ndarray:
+    return np.where(codes == FAILED, TIE if errors == "tie" else ERROR, codes)
+
+
+def figures(j: Judgments, options: ReportOptions) -> dict[str, Any]:
+    out: dict[str, Any] = dict.fromkeys(KEYS)
+    n = len(j)
+    n_failed = int(np.count_nonzero(j.failed))
+    out.update(file=j.file, kind=j.kind, errors=options.errors, n=n, n_failed=n_failed,
+               error_rate=n_failed / n if n else None)
+    if j.kind == SINGLE:
+        labelled = ~np.isnan(j.label_value)
+        out["n_labeled"] = int(np.count_nonzero(labelled))
+        scored = j.score[~np.isnan(j.score)]
+        out["mean_score"] = float(scored.mean()) if len(scored) else None
+        out.update(numeric_figures(j.score, j.label_value))
+        return out
+    out["n_labeled"] = int(np.count_nonzero(j.label != NO_LABEL))
+    if j.kind != PAIR:
+        return out  # an empty file
+    out["verdicts_by_order"] = verdicts_by_order(j.order_ab, j.order_ba)
+    keep = slice(None)
+    if options.errors == "drop":
+        keep = ~(j.failed | (j.order_ab == FAILED) | (j.order_ba == FAILED))
+    verdict = _policy(j.verdict[keep], options.errors)
+    ab, ba = (_policy(o[keep], options.errors) for o in (j.order_ab, j.order_ba))
+    gold = j.label[keep]
+    labelled = gold != NO_LABEL
+    gold_l, verdict_l = gold[labelled], verdict[labelled]
+    out.update(label_figures(gold_l, verdict_l))
+    out.update(order_figures(gold_l, ab[labelled], ba[labelled]))
+    out.update(position_figures(ab, ba))
+    out.update(win_figures(verdict, seed=options.seed, resamples=options.resamples))
+    out.update(longer_wins(verdict, j.len_a[keep], j.len_b[keep]))
+    confidence = j.confidence[keep][labelled]
+    sure = ~np.isnan(confidence)
+    if sure.any():
+        out.update(reliability_figures((verdict_l == gold_l)[sure], confidence[sure]))
+    else:
+        out["n_confidence"] = 0
+    return out

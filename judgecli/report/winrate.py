@@ -1,0 +1,51 @@
+"""Win rate of A over B without labels: ties count half, with a bootstrap interval.
+
+The 95% interval is the percentile bootstrap over items. Resampling n items with
+replacement from outcomes that take three values (A wins, tie, B wins) gives counts that
+are exactly Multinomial(n, observed shares), so each resample is drawn as one multinomial
+vector: the same distribution as resampling the items, in O(resamples) time and memory
+whatever n is. The generator is ``numpy.random.default_rng(seed)``, so a report is
+reproducible. The sign test (``scipy.stats.binomtest``, two-sided, p = 0.5) compares wins
+with losses and leaves ties out.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy.stats import binomtest
+
+from .codes import TIE, A, B
+
+RESAMPLES = 2000
+WIN_KEYS = ("wins", "ties", "losses", "win_rate", "win_rate_ci", "sign_test_p", "tie_rate")
+
+
+def win_figures(verdict: np.ndarray, *, seed: int = 0,
+                resamples: int = RESAMPLES) -> dict[str, Any]:
+    """``verdict``: codes after --errors (a failure is a tie, or ERROR, which is left out)."""
+    counts = np.bincount(verdict[(verdict >= A) & (verdict <= TIE)], minlength=3)
+    wins, losses, ties = int(counts[A]), int(counts[B]), int(counts[TIE])
+    out: dict[str, Any] = {"wins": wins, "ties": ties, "losses": losses, "win_rate": None,
+                           "win_rate_ci": None, "sign_test_p": None, "tie_rate": None}
+    n = wins + ties + losses
+    if n == 0:
+        return out
+    out["win_rate"] = (wins + 0.5 * ties) / n
+    out["tie_rate"] = ties / n
+    out["win_rate_ci"] = bootstrap_ci(wins, ties, losses, seed=seed, resamples=resamples)
+    if wins + losses:
+        out["sign_test_p"] = float(binomtest(wins, wins + losses, 0.5).pvalue)
+    return out
+
+
+def bootstrap_ci(wins: int, ties: int, losses: int, *, seed: int = 0,
+                 resamples: int = RESAMPLES, level: float = 0.95) -> list[float]:
+    n = wins + ties + losses
+    rng = np.random.default_rng(seed)
+    draws = rng.multinomial(n, np.array([wins, ties, losses]) / n, size=resamples)
+    rates = (draws[:, 0] + 0.5 * draws[:, 1]) / n
+    tail = (1.0 - level) / 2 * 100
+    low, high = np.percentile(rates, [tail, 100 - tail])
+    return [float(low), float(high)]
