@@ -1,0 +1,165 @@
+"""``judgecli compare A B [C ...]``: is model B better than model A on these prompts?
+
+Joins the answer files prompt by prompt (``answers``), judges every pair of models with the
+chosen judge and template through the same pipeline as ``judgecli judge`` (swap on by
+default, resumable output), and summarises with ``judgecli report``'s statistics: per model
+pair, the wins, ties and losses of the second model, its win rate with a 95% bootstrap
+interval, the sign test, consistency and length bias, per category where one exists. With
+more than two files it adds a Bradley-Terry ranking (``ranking``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..backends.base import Judge
+from ..runner import JudgeOptions, RunSummary, judge_file
+from .answers import Answer, JoinError, join, read_answers, read_questions
+from .ranking import bradley_terry
+
+__all__ = ["CompareOptions", "CompareResult", "JoinError", "Pairs", "build_pairs", "compare"]
+
+SIGNIFICANCE = 0.05
+
+
+@dataclass(frozen=True)
+class Pairs:
+    """The joined answer files: one judge input record per prompt and model pair."""
+
+    models: list[str]
+    records: list[dict[str, Any]]
+    n_prompts: int
+
+    @property
+    def has_reference(self) -> bool:
+        return bool(self.records) and all("reference" in r for r in self.records)
+
+
+@dataclass(frozen=True)
+class CompareOptions:
+    judge: JudgeOptions
+    output: str | None = None
+    resume: bool = False
+    force: bool = False
+    seed: int = 0
+    progress: bool = True
+
+
+@dataclass
+class CompareResult:
+    models: list[str]
+    pairs: list[dict[str, Any]]  # one summary per model pair (report figures, B's view)
+    ranking: list[dict[str, Any]] | None
+    run: RunSummary
+    n_prompts: int
+
+
+def build_pairs(files: Sequence[str], *, mapping: dict[str, str] | None = None,
+                questions: str | None = None, allow_missing: bool = False) -> Pairs:
+    """Read and join the files; one judge input record per prompt and model pair."""
+    if len(files) < 2:
+        raise JoinError("compare needs at least two answer files")
+    by_id = read_questions(questions) if questions else None
+    answers = [read_answers(f, mapping, by_id) for f in files]
+    models = [_model_name(file_answers, path) for file_answers, path in zip(answers, files)]
+    if len(set(models)) < len(models):
+        models = [f"{m} ({os.path.basename(p)})" for m, p in zip(models, files)]
+    keys, keyed = join(list(files), answers, allow_missing=allow_missing)
+    # A prompt's reference and category belong to the prompt: take them from any file.
+    shared = {key: {k: v for m in reversed(keyed) for k, v in m[key].extra.items()}
+              for key in keys}
+    records = []
+    for (i, a), (j, b) in itertools.combinations(enumerate(models), 2):
+        for key in keys:
+            first, second = keyed[i][key], keyed[j][key]
+            record: dict[str, Any] = {
+                "id": key if len(models) == 2 else f"{key}|{a}|{b}",
+                "question": first.question if first.question is not None else second.question,
+                "answer_a": first.answer, "answer_b": second.answer,
+                "model_a": a, "model_b": b,
+            }
+            if len(models) > 2:
+                record["prompt_id"] = key
+            record.update(shared[key])
+            records.append(record)
+    return Pairs(models=models, records=records, n_prompts=len(keys))
+
+
+def _model_name(answers: list[Answer], path: str) -> str:
+    names = {a.model for a in answers}
+    return names.pop() if len(names) == 1 else os.path.splitext(os.path.basename(path))[0]
+
+
+def compare(pairs: Pairs, judge: Judge, options: CompareOptions) -> CompareResult:
+    """Judge every pair and summarise; the records go to ``options.output`` if given."""
+    from ..report import ReportOptions, build_report
+
+    models, records = pairs.models, pairs.records
+    with tempfile.TemporaryDirectory(prefix="judgecli-compare-") as tmp:
+        pairs_path = os.path.join(tmp, "pairs.jsonl")
+        with open(pairs_path, "w", encoding="utf-8") as handle:
+            handle.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+        output = options.output or os.path.join(tmp, "judged.jsonl")
+        run = judge_file(pairs_path, output, judge, options.judge, resume=options.resume,
+                         force=options.force, progress=options.progress)
+        has_category = any("category" in r for r in records)
+        pair_report = build_report([output], ReportOptions(by=("model_a", "model_b"),
+                                                           seed=options.seed))[0]
+        category_report = build_report(
+            [output], ReportOptions(by=("model_a", "model_b", "category"),
+                                    seed=options.seed))[0] if has_category else None
+        games = _games(output) if len(models) > 2 else []
+    summaries = _pair_summaries(pair_report, category_report, models)
+    ranking = bradley_terry(models, games, seed=options.seed) if len(models) > 2 else None
+    return CompareResult(models=models, pairs=summaries, ranking=ranking, run=run,
+                         n_prompts=pairs.n_prompts)
+
+
+def _flip(figures: dict[str, Any]) -> dict[str, Any]:
+    """Report's figures are A's view (answer_a = the first model); compare speaks for B."""
+    out = {k: figures.get(k) for k in ("n", "ties", "tie_rate", "consistency", "position_bias",
+                                       "error_rate", "sign_test_p", "longer_wins")}
+    out["wins"], out["losses"] = figures.get("losses"), figures.get("wins")
+    rate, ci = figures.get("win_rate"), figures.get("win_rate_ci")
+    out["win_rate"] = None if rate is None else 1.0 - rate
+    out["win_rate_ci"] = None if ci is None else [1.0 - ci[1], 1.0 - ci[0]]
+    p = out["sign_test_p"]
+    out["significant"] = None if p is None else bool(p < SIGNIFICANCE)
+    return out
+
+
+def _pair_summaries(pair_report: dict[str, Any], category_report: dict[str, Any] | None,
+                    models: list[str]) -> list[dict[str, Any]]:
+    # report names a group by its fields' values joined with " / ".
+    by_name = {g["group"]: g for g in pair_report.get("groups") or []}
+    pairs = []
+    for a, b in itertools.combinations(models, 2):
+        summary: dict[str, Any] = {"model_a": a, "model_b": b,
+                                   **_flip(by_name.get(f"{a} / {b}", {}))}
+        if category_report is not None:
+            prefix = f"{a} / {b} / "
+            summary["categories"] = [
+                {"category": g["group"][len(prefix):], **_flip(g)}
+                for g in category_report.get("groups") or [] if g["group"].startswith(prefix)]
+        pairs.append(summary)
+    return pairs
+
+
+def _games(path: str) -> list[tuple[str, str, float, Any]]:
+    games = []
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            record = json.loads(line)
+            verdict = record["judgment"]["verdict"]
+            if verdict is None:
+                continue
+            outcome = {"A": 1.0, "B": 0.0, "tie": 0.5}[verdict]
+            games.append((record["model_a"], record["model_b"], outcome,
+                          record.get("prompt_id", record["id"])))
+    return games

@@ -1,0 +1,194 @@
+"""Answer files for ``judgecli compare``: known layouts, and the join across files.
+
+An answer file holds one record per prompt with an id and an answer. Layouts recognised:
+
+* judgecli's own: ``id``, ``question``, ``answer`` (optional ``model``, ``reference``,
+  ``category``);
+* JudgeLM answers (judgelm/data/JudgeLM/answers/*.jsonl): ``question_id``,
+  ``question_body``, ``text``, ``model``;
+* FastChat / MT-Bench model answers (fastchat/llm_judge/data/mt_bench/model_answer/*.jsonl):
+  ``question_id``, ``model_id``, ``choices[0].turns`` (the first turn is judged), with the
+  questions from ``--questions question.jsonl`` (``question_id``, ``turns``, ``category``);
+* AlpacaEval outputs (a JSON list or JSONL of ``instruction``, ``output``, ``generator``),
+  joined by instruction text.
+
+``--map DST=SRC`` renames fields for anything else. Files are joined by id, or by question
+text where no file has ids.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError, JudgecliError
+from ..jsonl import display_name, iter_lines
+from ..records import apply_map
+
+# DST <- SRC; tried in order, the first whose fields are all present wins.
+LAYOUTS: list[tuple[str, dict[str, str]]] = [
+    ("judgecli", {"answer": "answer"}),
+    ("judgelm", {"id": "question_id", "question": "question_body", "answer": "text"}),
+    ("fastchat", {"id": "question_id", "answer": "choices.0.turns.0", "model": "model_id"}),
+    ("alpacaeval", {"question": "instruction", "answer": "output", "model": "generator"}),
+]
+
+
+class JoinError(JudgecliError):
+    """Answer files that do not line up prompt for prompt."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    key: Any  # the id, or the question text when joining by question
+    id: Any
+    question: str | None
+    answer: str
+    model: str
+    line: int
+    extra: dict[str, Any]
+
+
+def _records(path: str) -> list[tuple[int, dict[str, Any]]]:
+    """JSONL, or a JSON list (AlpacaEval writes model_outputs.json as a list)."""
+    if path != "-" and path.endswith(".json"):
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise InputError("no such file", file=path) from None
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise InputError(f"not a valid JSON file ({exc})", file=path) from None
+        if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+            raise InputError("expected a JSON list of objects", file=path)
+        return list(enumerate(data, start=1))
+    return list(iter_lines(path))
+
+
+def _layout(record: dict[str, Any], mapping: dict[str, str]) -> dict[str, str]:
+    if mapping:
+        return mapping
+    for _, layout in LAYOUTS:
+        if all(_has(record, src) for src in layout.values()
+               if src not in ("model_id", "generator")):
+            return {dst: src for dst, src in layout.items() if dst != src}
+    return {}
+
+
+def _has(record: dict[str, Any], path: str) -> bool:
+    value: Any = record
+    for part in path.split("."):
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return False
+    return True
+
+
+def read_answers(path: str, mapping: dict[str, str] | None = None,
+                 questions: dict[Any, dict[str, Any]] | None = None) -> list[Answer]:
+    """Read one answer file into Answers (not yet keyed for the join)."""
+    name = display_name(path)
+    default_model = Path(path).stem if path != "-" else "stdin"
+    out = []
+    for line, raw in _records(path):
+        layout = _layout(raw, mapping or {})
+        layout = {d: s for d, s in layout.items() if _has(raw, s) or d not in ("model",)}
+        record = apply_map(raw, layout, file=name, line=line) if layout else dict(raw)
+        answer = record.get("answer")
+        if not isinstance(answer, str):
+            field = "answer" if "answer" in record else (layout.get("answer") or "answer")
+            raise InputError("missing or not a string (an answer file needs an answer per "
+                             "record: answer, text, output or choices[0].turns)", file=name,
+                             line=line, field=field)
+        item_id = record.get("id")
+        if item_id is not None and (isinstance(item_id, bool) or
+                                    not isinstance(item_id, (str, int))):
+            raise InputError(f"expected a string or an integer, got {item_id!r}", file=name,
+                             line=line, field="id")
+        question = record.get("question")
+        extra = {k: record[k] for k in ("reference", "category") if record.get(k) is not None}
+        if questions is not None and item_id in questions:
+            q = questions[item_id]
+            question = question or q.get("question")
+            for k in ("reference", "category"):
+                if q.get(k) is not None:
+                    extra.setdefault(k, q[k])
+        if question is not None and not isinstance(question, str):
+            raise InputError("expected a string", file=name, line=line, field="question")
+        model = record.get("model") or record.get("generator") or default_model
+        out.append(Answer(key=None, id=item_id, question=question, answer=answer,
+                          model=str(model), line=line, extra=extra))
+    return out
+
+
+def read_questions(path: str) -> dict[Any, dict[str, Any]]:
+    """MT-Bench question.jsonl: question_id -> {question (first turn), category, reference}."""
+    out = {}
+    for line, record in iter_lines(path):
+        if "question_id" not in record:
+            raise InputError("missing", file=display_name(path), line=line, field="question_id")
+        turns = record.get("turns")
+        question = turns[0] if isinstance(turns, list) and turns else record.get("question")
+        reference = record.get("reference")
+        out[record["question_id"]] = {
+            "question": question, "category": record.get("category"),
+            "reference": reference[0] if isinstance(reference, list) and reference else reference,
+        }
+    return out
+
+
+def _examples(values: list[Any], k: int = 3) -> str:
+    shown = ", ".join(repr(v)[:60] for v in values[:k])
+    return shown + (", ..." if len(values) > k else "")
+
+
+def join(files: list[str], answers: list[list[Answer]], *, allow_missing: bool = False,
+         ) -> tuple[list[Any], list[dict[Any, Answer]]]:
+    """Key every file's answers by id (or question text) and check that they line up.
+
+    Returns the common keys in the first file's order and one key -> Answer map per file.
+    """
+    by_id = all(a.id is not None for file in answers for a in file)
+    keyed: list[dict[Any, Answer]] = []
+    for path, file in zip(files, answers):
+        if not file:
+            raise JoinError(f"{path}: no answers in the file")
+        keys = [a.id if by_id else a.question for a in file]
+        if not by_id and any(k is None for k in keys):
+            raise JoinError(f"{path}: records have neither an id nor a question to join on")
+        dupes = [k for k, n in Counter(keys).items() if n > 1]
+        if dupes:
+            what = "id" if by_id else "question"
+            raise JoinError(f"{path}: {len(dupes)} duplicate {what}(s), e.g. {_examples(dupes)}")
+        keyed.append({k: a for k, a in zip(keys, file)})
+    common = [k for k in keyed[0] if all(k in other for other in keyed[1:])]
+    every = set().union(*(set(m) for m in keyed))
+    if len(common) < len(every):
+        lines = []
+        for path, m in zip(files, keyed):
+            missing = [k for k in every if k not in m]
+            if missing:
+                lines.append(f"{path} lacks {len(missing)} (e.g. {_examples(sorted(missing, key=str))})")
+        message = (f"{len(every) - len(common)} prompt(s) are not in every file: "
+                   + "; ".join(lines))
+        if not allow_missing:
+            raise JoinError(message + "; --allow-missing compares the common prompts")
+    if not common:
+        raise JoinError("the files have no prompt in common")
+    if by_id:
+        differ = [k for k in common if len({m[k].question for m in keyed
+                                            if m[k].question is not None}) > 1]
+        if differ:
+            raise JoinError(f"{len(differ)} joined prompt(s) have different questions in "
+                            f"different files, e.g. id {_examples(differ)}")
+        missing_q = [k for k in common if all(m[k].question is None for m in keyed)]
+        if missing_q:
+            raise JoinError(f"{len(missing_q)} prompt(s) have no question text in any file "
+                            f"(e.g. id {_examples(missing_q)}); for MT-Bench answers give "
+                            "--questions question.jsonl")
+    return common, keyed

@@ -1,0 +1,73 @@
+"""The terminal summary of ``judgecli compare``."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from . import CompareResult
+
+
+def _f(value: Any, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _p(value: Any) -> str:
+    if value is None:
+        return "-"
+    return "<0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def _ci(value: Any) -> str:
+    return "-" if not value else f"[{value[0]:.2f}, {value[1]:.2f}]"
+
+
+def verdict_sentence(pair: dict[str, Any]) -> str:
+    a, b, rate = pair["model_a"], pair["model_b"], pair.get("win_rate")
+    if rate is None:
+        return f"{b} vs {a}: no verdicts to compare"
+    if not pair.get("significant"):
+        return (f"{b} vs {a}: no significant difference (win rate of {b} {rate:.2f}, "
+                f"sign test p = {_p(pair.get('sign_test_p'))})")
+    better, worse = (b, a) if rate > 0.5 else (a, b)
+    return (f"{better} is better than {worse}: win rate of {b} {rate:.2f} "
+            f"{_ci(pair.get('win_rate_ci'))}, sign test p = {_p(pair.get('sign_test_p'))}")
+
+
+def render(result: CompareResult, console: Console | None = None) -> None:
+    # Piped output has no terminal width; rich would squeeze the table into 80 columns.
+    console = console or Console(width=None if sys.stdout.isatty() else 120)
+    table = Table(title=f"judgecli compare: {result.n_prompts} prompts, "
+                        f"{len(result.models)} models (W/T/L: B's wins, ties, losses; "
+                        "cons.: both orders agree)", title_justify="left", box=box.SIMPLE,
+                  pad_edge=False)
+    for name in ("B vs A", "W/T/L", "B win rate", "95% CI", "sign p", "cons.", "longer wins",
+                 "errors"):
+        table.add_column(name, justify="left" if name == "B vs A" else "right",
+                         no_wrap=name != "B vs A", min_width=16 if name == "B vs A" else None)
+    for pair in result.pairs:
+        rows = [(f"{pair['model_b']} vs {pair['model_a']}", pair)]
+        rows += [(f"  {c['category']}", c) for c in pair.get("categories", [])]
+        for label, fig in rows:
+            table.add_row(label, f"{fig.get('wins', '-')}/{fig.get('ties', '-')}/"
+                                 f"{fig.get('losses', '-')}",
+                          _f(fig.get("win_rate")), _ci(fig.get("win_rate_ci")),
+                          _p(fig.get("sign_test_p")), _f(fig.get("consistency")),
+                          _f(fig.get("longer_wins")), _f(fig.get("error_rate")))
+    console.print(table)
+    for pair in result.pairs:
+        console.print(verdict_sentence(pair))
+    if result.ranking:
+        ranking = Table(title="Bradley-Terry ranking (Elo scale, 95% bootstrap CI over prompts)",
+                        title_justify="left", box=box.SIMPLE, pad_edge=False)
+        for name in ("rank", "model", "rating", "95% CI"):
+            ranking.add_column(name, justify="left" if name == "model" else "right")
+        for row in result.ranking:
+            ci = row["rating_ci"]
+            ranking.add_row(str(row["rank"]), row["model"], _f(row["rating"], 0),
+                            "-" if not ci else f"[{ci[0]:.0f}, {ci[1]:.0f}]")
+        console.print(ranking)
