@@ -114,6 +114,16 @@ def judge(
              "$XDG_CACHE_HOME/judgecli).")] = None,
     no_cache: Annotated[bool, typer.Option(
         "--no-cache", help="Neither read nor write the reply cache.")] = False,
+    calibration: Annotated[Optional[str], typer.Option(
+        help="calibration.json from `judgecli calibrate`: with --fallback, escalate the "
+             "items it distrusts (the cascade).")] = None,
+    fallback: Annotated[Optional[str], typer.Option(
+        help="The stronger judge escalated items go to, e.g. openai:gpt-4o.")] = None,
+    fallback_template: Annotated[Optional[str], typer.Option(
+        help="The fallback's template (default: --template).")] = None,
+    base_model: Annotated[Optional[str], typer.Option(
+        help="The local judge's base model, for Huang et al.'s calibrated indicator.")
+    ] = None,
 ) -> None:
     """Judge each record of a JSONL file and write it back with a `judgment`."""
     from .backends import load_judge, split_spec
@@ -130,10 +140,15 @@ def judge(
         price_in=price_in, price_out=price_out, cache_dir=cache_dir,
         cache=False if no_cache else None).items() if v is not None}
     backend = split_spec(judge)[0] if judge else None
-    if api_options and backend != "openai":
+    fallback_backend = split_spec(fallback)[0] if fallback else None
+    if api_options and "openai" not in (backend, fallback_backend):
         given = ", ".join("--no-cache" if k == "cache" else "--" + k.replace("_", "-")
                           for k in api_options)
         raise JudgecliError(f"{given}: only for API judges (--judge openai:MODEL)")
+    if base_model and backend != "hf":
+        raise JudgecliError("--base-model: only for local judges")
+    if bool(calibration) != bool(fallback):
+        raise JudgecliError("the cascade needs both --calibration FILE and --fallback JUDGE")
     if dry_run:
         estimate = None
         if backend == "openai" and judge:
@@ -153,18 +168,48 @@ def judge(
         import os
         if os.path.exists(output) and os.path.getsize(output) > 0:
             open_output(output, resume=False, force=False)
-    loaded = load_judge(judge, batch_size=batch_size, **api_options)
+    cascade = None
+    if calibration:
+        from .calibration import check_fits, load_calibration
+
+        fitted = load_calibration(calibration)
+        # Refuse a calibration of another judge before loading anything.
+        check_fits(fitted, judge, options.template.name, calibration)
+    local_options: dict[str, object] = dict(api_options) if backend == "openai" else {}
+    if base_model:
+        local_options["base_model"] = base_model
+    loaded = load_judge(judge, batch_size=batch_size, **local_options)
+    judges = [loaded]
     try:
+        if calibration and fallback:
+            from .cascade import Cascade
+            from .runner import Judging
+
+            strong = load_judge(fallback, batch_size=batch_size,
+                                **(api_options if fallback_backend == "openai" else {}))
+            judges.append(strong)
+            fallback_options = JudgeOptions(
+                template=load_template(fallback_template) if fallback_template
+                else options.template, mode="auto", swap=swap, combine=combine,
+                max_new_tokens=max_new_tokens)
+            cascade = Cascade(Judging(loaded, options), Judging(strong, fallback_options),
+                              fitted, calibration)
         summary = judge_file(input, output, loaded, options, mapping=mapping, resume=resume,
                              force=force, skip_invalid=skip_invalid,
-                             progress=not quiet and sys.stderr.isatty() or False)
+                             progress=not quiet and sys.stderr.isatty() or False,
+                             judging=cascade)
     except BaseException:
-        _print_usage(loaded)  # what the interrupted run used, before its error line
+        for one in judges:
+            _print_usage(one)  # what the interrupted run used, before its error line
         raise
     finally:
-        loaded.close()
+        for one in judges:
+            one.close()
     typer.echo(summary.line(), err=True)
-    _print_usage(loaded)
+    for one in judges:
+        _print_usage(one)
+    if cascade is not None:
+        typer.echo(cascade.summary(), err=True)
     if summary.stopped:
         raise BudgetExhausted(summary.stopped)
 
@@ -247,10 +292,85 @@ def compare(
         render(result)
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def calibrate() -> None:
-    """Measure which confidence indicator predicts a judge's correctness; fit a threshold."""
-    _not_yet("calibrate")
+@app.command(epilog="Examples:\n\n"
+             "  judgecli calibrate examples/labelled.jsonl --judge examples/demo-judge "
+             "-t judgelm-pair-ref -o calibration.json\n\n"
+             "  judgecli calibrate --judgments judged.jsonl --budget 0.3 -o calibration.json\n\n"
+             "  judgecli calibrate --judgments weak.jsonl --fallback-judgments strong.jsonl\n\n"
+             "Then: judgecli judge FILE --judge J --calibration calibration.json "
+             "--fallback openai:gpt-4o")
+def calibrate(
+    labelled: Annotated[Optional[str], typer.Argument(
+        help="Labelled items (a gold `label` each) to judge with --judge.")] = None,
+    judge: Annotated[Optional[str], typer.Option(
+        "--judge", "-j", help="The local judge to calibrate.")] = None,
+    template: Annotated[str, typer.Option("--template", "-t")] = "judgelm-pair",
+    base_model: Annotated[Optional[str], typer.Option(
+        help="The judge's base model, for Huang et al.'s calibrated indicator.")] = None,
+    judgments: Annotated[Optional[str], typer.Option(
+        help="Reuse judgments already made (records with `label` and `judgment`).")] = None,
+    fallback_judgments: Annotated[Optional[str], typer.Option(
+        help="The fallback judge's judgments of the same items: simulate the cascade.")
+    ] = None,
+    target_accuracy: Annotated[Optional[float], typer.Option(
+        help="Escalate as few items as keep the local verdicts this accurate "
+             "(default 0.9 unless --budget).")] = None,
+    budget: Annotated[Optional[float], typer.Option(
+        help="Escalate this share of the items, the least trustworthy first.")] = None,
+    indicator: Annotated[Optional[str], typer.Option(
+        help="verdict_prob, entropy, swap, huang or huang_calibrated (default: the best "
+             "AUROC).")] = None,
+    output: Annotated[Optional[str], typer.Option(
+        "--output", "-o", help="Write calibration.json here.")] = None,
+    judged_output: Annotated[Optional[str], typer.Option(
+        help="Keep the judgments of LABELLED here.")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(min=1)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the calibration as JSON.")
+                       ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Which indicator predicts the judge's correctness; a threshold for the cascade."""
+    import os
+    import tempfile
+
+    from .calibration import calibrate as fit, dump, read_labelled
+    from .calibration_render import render as render_calibration
+
+    if (labelled is None) == (judgments is None):
+        raise JudgecliError("give LABELLED with --judge, or --judgments FILE")
+    if budget is None and target_accuracy is None:
+        target_accuracy = 0.9
+    with tempfile.TemporaryDirectory(prefix="judgecli-calibrate-") as tmp:
+        if labelled is not None:
+            if not judge:
+                raise JudgecliError("--judge is required to judge LABELLED")
+            from .backends import load_judge
+            from .runner import JudgeOptions, judge_file
+            from .templates import load_template
+
+            judgments = judged_output or os.path.join(tmp, "judged.jsonl")
+            loaded = load_judge(judge, batch_size=batch_size,
+                                **({"base_model": base_model} if base_model else {}))
+            try:
+                summary = judge_file(labelled, judgments, loaded,
+                                     JudgeOptions(template=load_template(template)),
+                                     force=True, progress=not quiet and sys.stderr.isatty())
+            finally:
+                loaded.close()
+            typer.echo(summary.line(), err=True)
+        assert judgments is not None
+        data = read_labelled(judgments)
+    fallback = read_labelled(fallback_judgments) if fallback_judgments else None
+    result = fit(data, target_accuracy=None if budget is not None else target_accuracy,
+                 budget=budget, indicator=indicator, fallback=fallback)
+    text = dump(result)
+    if output:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+    if as_json:
+        typer.echo(text)
+    else:
+        render_calibration(result)
 
 
 @app.command(epilog="Examples:\n\n"

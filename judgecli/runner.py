@@ -219,11 +219,14 @@ def count_lines(path: str) -> int | None:
 def judge_file(input_path: str, output_path: str | None, judge: Judge, options: JudgeOptions,
                *, mapping: dict[str, str] | None = None, resume: bool = False,
                force: bool = False, skip_invalid: bool = False, progress: bool = True,
-               window: int | None = None) -> RunSummary:
-    """Judge every item of a JSONL file (or stdin) into a JSONL output (or stdout)."""
+               window: int | None = None, judging: Any = None) -> RunSummary:
+    """Judge every item of a JSONL file (or stdin) into a JSONL output (or stdout).
+
+    ``judging``: something with ``judge_items`` (a cascade.Cascade) to use instead of
+    ``Judging(judge, options)``."""
     from tqdm import tqdm
 
-    judging = Judging(judge, options)
+    judging = judging or Judging(judge, options)
     summary = RunSummary(output=output_path)
     started = time.monotonic()
     rejects: IO[str] | None = None

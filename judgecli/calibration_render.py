@@ -1,0 +1,61 @@
+"""The terminal table of ``judgecli calibrate``."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+SHOWN_COVERAGE = (0.2, 0.5, 0.8, 1.0)
+
+
+def _f(value: Any) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def render(calibration: dict[str, Any], console: Console | None = None) -> None:
+    console = console or Console(width=None if sys.stdout.isatty() else 120)
+    table = Table(title=f"Indicators of {calibration['judge']} ({calibration['template']}) on "
+                        f"{calibration['n']} labelled items, accuracy "
+                        f"{calibration['accuracy']:.3f}", title_justify="left",
+                  box=box.SIMPLE, pad_edge=False)
+    table.add_column("indicator")
+    for name in ("AUROC", "ECE", *(f"acc@{c:.0%}" for c in SHOWN_COVERAGE)):
+        table.add_column(name, justify="right")
+    for name, fig in calibration["indicators"].items():
+        by_coverage = {round(p["coverage"], 2): p["accuracy"]
+                       for p in fig["accuracy_at_coverage"] or []}
+        table.add_row(name, _f(fig["auroc"]), _f(fig["ece"]),
+                      *(_f(by_coverage.get(c)) for c in SHOWN_COVERAGE))
+    console.print(table)
+    predicted = calibration["predicted"]
+    goal = (f"target accuracy {calibration['target_accuracy']:.3f}"
+            if calibration["target_accuracy"] is not None
+            else f"budget {calibration['budget']:.0%} escalated")
+    console.print(
+        f"chosen: {calibration['indicator']}"
+        + (f" (alpha {calibration['alpha']:g})" if calibration.get("alpha") else "")
+        + f", escalate below {calibration['threshold']}"
+        + (" and swap-inconsistent items" if calibration["escalate_inconsistent"] else "")
+        + f" for {goal}: {predicted['escalated_share']:.1%} escalated, kept accuracy "
+        + f"{_f(predicted['kept_accuracy'])}"
+        + (f", cascade accuracy {predicted['cascade_accuracy']:.3f}"
+           if predicted.get("cascade_accuracy") is not None else ""))
+    if calibration.get("temperature") is not None:
+        console.print(f"temperature {calibration['temperature']:.3f}: ECE of confidence "
+                      f"{_f(calibration['indicators'].get('verdict_prob', {}).get('ece'))} -> "
+                      f"{_f(calibration.get('ece_calibrated'))}")
+    if calibration.get("simulation"):
+        sim = Table(title="Cascade simulated from recorded judgments", title_justify="left",
+                    box=box.SIMPLE, pad_edge=False)
+        for name in ("escalated", "accuracy", "policy"):
+            sim.add_column(name, justify="left" if name == "policy" else "right")
+        rows = calibration["simulation"]
+        step = max(1, len(rows) // 12)
+        for row in rows[::step] + ([rows[-1]] if (len(rows) - 1) % step else []):
+            sim.add_row(f"{row['escalated_share']:.1%}", f"{row['accuracy']:.3f}",
+                        row.get("policy", calibration["indicator"]))
+        console.print(sim)
