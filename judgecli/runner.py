@@ -7,6 +7,7 @@ Memory therefore does not grow with the input, and a killed run keeps everything
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections import Counter
@@ -20,8 +21,9 @@ from .backends.base import Completion, Judge, Request
 from .confidence import line_prob, verdict_probs
 from .debias import COMBINE_RULES, OrderResult, combine, map_back
 from .indicators import indicators
-from .errors import BudgetExhausted, InputError, JudgecliError
-from .jsonl import STDIN, dumps, id_key, open_output
+from .errors import BudgetExhausted, InputError, JudgecliError, OutputError
+from .distributed import Shard, merge, shard_done_ids
+from .jsonl import STDIN, JsonlWriter, dumps, id_key, open_output, scan_output
 from .parsers import ParseFailure, parse
 from .records import PAIR, SINGLE, Item, read_items
 from .templates import Prompt, Template
@@ -231,8 +233,12 @@ def judge_file(input_path: str, output_path: str | None, judge: Judge, options: 
     started = time.monotonic()
     rejects: IO[str] | None = None
 
+    shard = Shard.from_env()
+
     def reject(line: int, raw: bytes, error: InputError) -> None:
         nonlocal rejects
+        if shard is not None and shard.rank != 0:
+            return  # every process reads the whole input; one of them writes the rejects
         if rejects is None:
             rejects = open(rejected_path(input_path), "w", encoding="utf-8")
         rejects.write(dumps({"line": line, "error": error.reason, "field": error.field,
@@ -251,7 +257,10 @@ def judge_file(input_path: str, output_path: str | None, judge: Judge, options: 
                 continue
             yield item
 
-    writer, done = open_output(output_path, resume=resume, force=force)
+    if shard is None:
+        writer, done = open_output(output_path, resume=resume, force=force)
+    else:
+        writer, done, main_done = _open_shard(shard, output_path, resume=resume, force=force)
     total = count_lines(input_path) if progress else None
     bar = tqdm(total=total, unit="item", file=sys.stderr, disable=not progress,
                dynamic_ncols=True, desc="judging")
@@ -266,6 +275,8 @@ def judge_file(input_path: str, output_path: str | None, judge: Judge, options: 
             if index % size == 0 and pending:
                 _flush(judging, pending, writer, summary, bar)
                 pending = []
+            if shard is not None and not shard.mine(index // size):
+                continue
             if id_key(item.id) in done:
                 summary.resumed += 1
                 bar.update(1)
@@ -281,7 +292,49 @@ def judge_file(input_path: str, output_path: str | None, judge: Judge, options: 
         if rejects is not None:
             rejects.close()
         summary.seconds = time.monotonic() - started
+    if shard is not None and summary.stopped is None:
+        assert output_path is not None
+        shard.finish(output_path)
+        if shard.rank == 0:
+            merge(shard, output_path, _window_ids(input_path, mapping, options, size),
+                  main_done, resume=resume)
     return summary
+
+
+def _open_shard(shard: Shard, output_path: str | None, *, resume: bool, force: bool,
+                ) -> tuple[JsonlWriter, set[Any], set[Any]]:
+    if output_path is None or output_path == STDIN:
+        raise OutputError("judging with several processes needs an output file (-o FILE)")
+    main_done: set[Any] = set()
+    if os.path.exists(output_path) and os.path.getsize(output_path) > 0:
+        if resume:
+            main_done = {id_key(r["id"]) for r in scan_output(output_path)[0]}
+        elif not force:
+            raise OutputError(f"{output_path} exists; use --resume to finish it or --force "
+                              "to overwrite it")
+    part = shard.part(output_path)
+    for stale in ((part + ".done", part) if not resume else (part + ".done",)):
+        if os.path.exists(stale):
+            os.remove(stale)
+    done = main_done | shard_done_ids(part)
+    return JsonlWriter(open(part, "ab"), close=True), done, main_done
+
+
+def _window_ids(input_path: str, mapping: dict[str, str] | None, options: JudgeOptions,
+                size: int) -> Iterator[list[Any]]:
+    """The ids of each input window, as judge_file formed them (bad lines left out)."""
+    ids: list[Any] = []
+    for item in read_items(input_path, mapping, lambda *_: None):
+        try:
+            options.template.check_item(item)
+        except InputError:
+            continue
+        ids.append(item.id)
+        if len(ids) == size:
+            yield ids
+            ids = []
+    if ids:
+        yield ids
 
 
 def _flush(judging: Judging, items: list[Item], writer: Any, summary: RunSummary,

@@ -10,6 +10,7 @@ the restricted next-token distributions give each slot's value probabilities.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -49,6 +50,16 @@ class _SlotTrie:
         return [leaf for key, child in node.items() for leaf in _SlotTrie.leaves(child)]
 
 
+def _default_device() -> str:
+    """cuda (all local GPUs through device_map="auto"), or under a data-parallel launcher
+    (accelerate launch, torchrun) this process's own GPU; else the CPU."""
+    if not torch.cuda.is_available():
+        return "cpu"
+    if int(os.environ.get("WORLD_SIZE", "1") or 1) > 1:
+        return f"cuda:{int(os.environ.get('LOCAL_RANK', '0') or 0)}"
+    return "cuda"
+
+
 @contextmanager
 def _quiet_transformers() -> Iterator[None]:
     """Loading prints progress bars and notices on stderr; judgecli's stderr is for its own
@@ -72,7 +83,7 @@ class TransformersJudge(Judge):
                  trust_remote_code: bool = False, base_model: str | None = None,
                  **_: Any) -> None:
         self.name = model
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.device = device or _default_device()
         dtype = torch.bfloat16 if self.device.startswith("cuda") else torch.float32
         try:
             with _quiet_transformers():
