@@ -9,7 +9,9 @@ cuts off before a resumed run appends to the file.
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import sys
 from collections.abc import Iterator
 from typing import IO, Any
@@ -21,6 +23,26 @@ STDIN = "-"
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (math.inf, -math.inf):
+        raise ValueError(f"the number {text[:40]} is too large")
+    return value
+
+
+# A \uD800-\uDFFF escape: valid JSON, but a lone one is no character, and such text can be
+# neither tokenized nor written as UTF-8. Checked only where the raw line has one.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _has_lone_surrogate(obj: Any) -> bool:
+    try:
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -44,13 +66,16 @@ def parse_line(raw: bytes, *, file: str, line: int) -> dict[str, Any] | None:
         return None
     try:
         obj = json.loads(text, object_pairs_hook=_no_duplicate_keys,
-                         parse_constant=_reject_constant)
+                         parse_constant=_reject_constant, parse_float=_finite_float)
     except (ValueError, RecursionError) as exc:
         reason = str(exc) if not isinstance(exc, RecursionError) else "nested too deeply"
         raise InputError(f"not valid JSON ({reason})", file=file, line=line) from None
     if not isinstance(obj, dict):
         raise InputError(f"expected a JSON object, got {type(obj).__name__}", file=file,
                          line=line)
+    if _SURROGATE_ESCAPE.search(raw) and _has_lone_surrogate(obj):
+        raise InputError("a \\u escape names half a UTF-16 surrogate pair, which is no "
+                         "character", file=file, line=line)
     return obj
 
 

@@ -257,6 +257,9 @@ def judge_file(input_path: str, output_path: str | None, judge: Judge, options: 
                 continue
             yield item
 
+    if output_path not in (None, STDIN) and input_path != STDIN and os.path.exists(
+            output_path) and os.path.samefile(input_path, output_path):
+        raise OutputError(f"{output_path} is the input file; write the output elsewhere")
     if shard is None:
         writer, done = open_output(output_path, resume=resume, force=force)
     else:

@@ -120,7 +120,9 @@ def test_kill_9_then_resume_loses_nothing_and_judges_nothing_twice(tmp_path, tin
     base = [sys.executable, "-m", "judgecli", "judge", str(src), "--judge", str(tiny_judge),
             "--batch-size", "2", "-q"]
     cmd = base + ["-o", str(out)]
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE)
+    # One thread per process: fast on a loaded machine, and the same sums in every run.
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, env=env)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
         if out.exists() and out.stat().st_size > 0 and len(out.read_bytes().splitlines()) >= 16:
@@ -130,13 +132,13 @@ def test_kill_9_then_resume_loses_nothing_and_judges_nothing_twice(tmp_path, tin
     proc.wait()
     kept = len(read_jsonl_prefix(out))
     assert 0 < kept < 200, "the run should have been killed midway"
-    resumed = subprocess.run(cmd + ["--resume"], capture_output=True, text=True)
+    resumed = subprocess.run(cmd + ["--resume"], capture_output=True, text=True, env=env)
     assert resumed.returncode == 0, resumed.stderr
     assert f"already done {kept}" in resumed.stderr
     records = read_jsonl(out)
     assert [r["id"] for r in records] == [f"q{i}" for i in range(200)]
     reference = tmp_path / "ref.jsonl"
-    subprocess.run(base + ["-o", str(reference)], check=True)
+    subprocess.run(base + ["-o", str(reference)], check=True, env=env)
     # Windows are fixed slices of the input, so the resumed run batched the rest exactly
     # as the uninterrupted run did: the files are identical.
     assert out.read_text() == reference.read_text()

@@ -263,6 +263,9 @@ class OpenAIJudge(Judge):
                     await self._tpm.take(prompt_estimate + limit)
                 try:
                     reply = await self._call(body)
+                    # A server that quotes the key back in a reply (some echo the request)
+                    # must not carry it into the output or the cache.
+                    reply["text"] = self._scrub(reply["text"])
                 except _Failure as failure:
                     delay = self._delay(failure, attempt) if failure.retry else None
                     if delay is None or attempt > self.retries:

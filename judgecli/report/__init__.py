@@ -3,6 +3,7 @@
 Reads what ``judgecli judge`` writes and never needs a model. One module per job:
 
     load         judgment files -> compact numpy columns; --map
+    delimiters   answers holding their template's own delimiters (prompt injection)
     labels       --labels FILE, joined by id
     agreement    against gold labels: accuracy, macro P/R/F1, kappa, confusion, per order;
                  correlations and MAE for numeric grades

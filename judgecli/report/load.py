@@ -28,6 +28,7 @@ import numpy as np
 from ..errors import InputError, JudgecliError
 from ..jsonl import display_name, iter_raw, parse_line
 from .codes import ABSENT, CODE, FAILED, NO_LABEL
+from .delimiters import holds_delimiters, record_answers
 
 
 def _reject_constant(name: str) -> Any:
@@ -132,6 +133,7 @@ class Judgments:
     len_a: np.ndarray  # int64 characters, -1 when unknown
     len_b: np.ndarray
     group: np.ndarray  # int32 index into groups
+    delimited: np.ndarray  # bool: an answer holds the template's delimiters
     groups: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
@@ -143,7 +145,7 @@ class Judgments:
 
 
 _ARRAYS = ("ids", "lines", "failed", "verdict", "order_ab", "order_ba", "label", "score",
-           "label_value", "confidence", "len_a", "len_b", "group")
+           "label_value", "confidence", "len_a", "len_b", "group", "delimited")
 
 
 _FIELDS = ("id", "label", "answer_a", "answer_b", "verdict", "score", "confidence", "error",
@@ -162,7 +164,8 @@ class _Reader:
         self.cols: dict[str, array[Any]] = {n: array(t) for n, t in (
             ("ids", "q"), ("lines", "q"), ("failed", "b"), ("verdict", "b"), ("order_ab", "b"),
             ("order_ba", "b"), ("label", "b"), ("score", "d"), ("label_value", "d"),
-            ("confidence", "d"), ("len_a", "q"), ("len_b", "q"), ("group", "i"))}
+            ("confidence", "d"), ("len_a", "q"), ("len_b", "q"), ("group", "i"),
+            ("delimited", "b"))}
         self.group_codes: dict[str, int] = {}
 
     def _fields(self, record: dict[str, Any], line: int) -> tuple[Any, ...]:
@@ -225,6 +228,7 @@ class _Reader:
                 cols["label_value"].append(as_number(label, "a number", file=file, line=line,
                                                      name=self.paths["label"]))
         cols["failed"].append(failed)
+        cols["delimited"].append(self._delimited(record))
         if confidence is None or confidence is _MISSING:
             cols["confidence"].append(math.nan)
         elif type(confidence) is float and 0.0 <= confidence <= 1.0:
@@ -237,6 +241,16 @@ class _Reader:
             key = " / ".join(_group_value(get_path(record, path)) for path in self.by)
             code = self.group_codes.setdefault(key, len(self.group_codes))
             cols["group"].append(code)
+
+    def _delimited(self, record: dict[str, Any]) -> bool:
+        judgment = record.get("judgment")
+        template = judgment.get("template") if type(judgment) is dict else None
+        if self.mapped:
+            answers = record_answers(record, get_path(record, self.paths["answer_a"]),
+                                     get_path(record, self.paths["answer_b"]))
+        else:
+            answers = record_answers(record, record.get("answer_a"), record.get("answer_b"))
+        return holds_delimiters(answers, template)
 
     def _check_kind(self, kind: str, verdict: Any, line: int) -> None:
         if kind == PAIR and verdict is _MISSING:
@@ -309,6 +323,7 @@ class _Reader:
             if len(cols[name]) != n:
                 cols[name] = np.full(n, math.nan)
         cols["failed"] = cols["failed"].astype(bool)
+        cols["delimited"] = cols["delimited"].astype(bool)
         groups = list(self.group_codes)
         check_unique(cols["ids"], cols["lines"], self.name)
         return Judgments(file=self.name, kind=self.kind, groups=groups, **cols)

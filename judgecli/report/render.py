@@ -46,6 +46,7 @@ FIGURES: list[tuple[str, str, str, Callable[[Any], str]]] = [
     ("items", "n_labeled", "with a gold label", str),
     ("items", "n_failed", "failed judgments", str),
     ("items", "error_rate", "error rate", _frac),
+    ("items", "n_delimiter_answers", "answers holding the template's delimiters", str),
     ("labels", "agreement", "agreement (accuracy)", _frac),
     ("labels", "agreement_without_ties", "agreement without ties (MT-Bench)", _frac),
     ("labels", "precision", "precision (macro)", _frac),

@@ -11,7 +11,9 @@ is null where it cannot be computed (no labels, one order only, no confidence...
 * ``tie``: it counts as a tie everywhere, as JudgeLM and PandaLM count unparseable output.
 * ``drop``: the item is left out of every figure (an item with one failed order too).
 
-``n_failed`` and ``error_rate`` (failed judgments / items) are shown whatever the choice.
+``n_failed`` and ``error_rate`` (failed judgments / items) are shown whatever the choice, and
+so is ``n_delimiter_answers``: items whose answers hold the template's own delimiters, which
+may mislead the judge (``delimiters``).
 Single-answer grades without a number are always left out of correlations and MAE.
 """
 
@@ -41,7 +43,7 @@ from .winrate import RESAMPLES, WIN_KEYS, win_figures
 
 ERROR_POLICIES = ("wrong", "tie", "drop")
 HEAD_KEYS = ("file", "group", "kind", "errors", "n", "n_unshared", "n_labeled", "n_failed",
-             "error_rate")
+             "error_rate", "n_delimiter_answers")
 KEYS = (*HEAD_KEYS, *LABEL_KEYS, *ORDER_KEYS, *BIAS_KEYS, "verdicts_by_order", *WIN_KEYS,
         "longer_wins", "n_length_decided", "mean_score", *NUMERIC_KEYS, *RELIABILITY_KEYS)
 
@@ -105,7 +107,8 @@ def figures(j: Judgments, options: ReportOptions) -> dict[str, Any]:
     n = len(j)
     n_failed = int(np.count_nonzero(j.failed))
     out.update(file=j.file, kind=j.kind, errors=options.errors, n=n, n_failed=n_failed,
-               error_rate=n_failed / n if n else None)
+               error_rate=n_failed / n if n else None,
+               n_delimiter_answers=int(np.count_nonzero(j.delimited)))
     if j.kind == SINGLE:
         labelled = ~np.isnan(j.label_value)
         out["n_labeled"] = int(np.count_nonzero(labelled))
