@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -131,12 +132,19 @@ def labelled_items(n: int) -> list[dict]:
              "answer_b": str(2 * i + 1), "label": "A" if i % 3 else "B"} for i in range(n)]
 
 
-def gold_reply(gold: dict[str, tuple[str, str]]):
-    """A judge that knows the gold labels: JudgeLM's score line, the gold answer scored 9."""
+def gold_reply(rows: list[dict]):
+    """A judge that knows the gold labels: JudgeLM's score line, the gold answer scored 9
+    (both 5 for a tie), whichever position it is shown in."""
+    gold = {(r["question"], frozenset((r["answer_a"], r["answer_b"]))): r for r in rows}
+
     def reply(prompt: str) -> str:
         question = re.search(r"\[Question\]\n(.*?)\n\n", prompt).group(1)
         first = re.search(r"Assistant 1's Answer\]\n(.*?)\n\n", prompt).group(1)
-        winner, loser = gold[question]
+        second = re.search(r"Assistant 2's Answer\]\n(.*?)\n\n", prompt).group(1)
+        row = gold[(question, frozenset((first, second)))]
+        if row["label"] == "tie":
+            return "5 5\nBoth are as good."
+        winner = row["answer_a"] if row["label"] == "A" else row["answer_b"]
         return "9 2\nThe first is right." if first == winner else "2 9\nThe second is right."
     return reply
 
@@ -153,10 +161,8 @@ def test_cascade_reaches_the_target_with_the_predicted_share(tmp_path, tiny_judg
     assert code == 0, err
     cal = json.loads(cal_path.read_text())
     predicted = cal["predicted"]["escalated_share"]
-    gold = {it["question"]: ((it["answer_a"], it["answer_b"]) if it["label"] == "A"
-                             else (it["answer_b"], it["answer_a"])) for it in items}
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-    with FaultServer(reply=gold_reply(gold), logprobs=False) as server:
+    with FaultServer(reply=gold_reply(items), logprobs=False) as server:
         out = tmp_path / "cascade.jsonl"
         code, _, err = cli(monkeypatch, capsys, "judge", str(src), "--judge", str(tiny_judge),
                            "--calibration", str(cal_path), "--fallback", "openai:gpt-4o",
@@ -184,3 +190,48 @@ def test_calibrate_cli_prints_the_table(tmp_path, monkeypatch, capsys) -> None:
                          "--budget", "0.2")
     assert code == 0, err
     assert "verdict_prob" in out and "escalated" in out
+
+
+DEMO = Path(__file__).resolve().parents[1] / "examples"
+
+
+@pytest.mark.skipif(not (DEMO / "demo-judge" / "config.json").exists(),
+                    reason="examples/demo-judge is not built")
+def test_demo_judge_is_less_sure_out_of_its_domain_and_the_cascade_delivers(
+        tmp_path, monkeypatch, capsys) -> None:
+    from fault_server import FaultServer
+
+    rows = read_jsonl(DEMO / "labelled.jsonl")
+    # Calibrate on the even rows, run the cascade on the odd ones: held-out items.
+    fit_rows, run_rows = rows[0::2], rows[1::2]
+    fit_path = write_jsonl(tmp_path / "fit.jsonl", fit_rows)
+    run_path = write_jsonl(tmp_path / "run.jsonl", run_rows)
+    judged = tmp_path / "fit.judged.jsonl"
+    cal_path = tmp_path / "calibration.json"
+    judge = str(DEMO / "demo-judge")
+    code, out, err = cli(monkeypatch, capsys, "calibrate", str(fit_path), "--judge", judge,
+                         "-t", "judgelm-pair-ref", "--target-accuracy", "0.9", "-o",
+                         str(cal_path), "--judged-output", str(judged), "-q")
+    assert code == 0, err
+    records = read_jsonl(judged)
+    inside = np.array([r["domain"] == "in" for r in records])
+    confidence = np.array([r["judgment"]["confidence"] for r in records])
+    auroc = roc_auc_score(inside, confidence)
+    print(f"demo judge: AUROC of confidence for in-domain vs out-of-domain = {auroc:.3f}")
+    assert auroc > 0.75
+    cal = json.loads(cal_path.read_text())
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    with FaultServer(reply=gold_reply(run_rows), logprobs=False) as server:
+        out_path = tmp_path / "cascade.jsonl"
+        code, _, err = cli(monkeypatch, capsys, "judge", str(run_path), "--judge", judge,
+                           "-t", "judgelm-pair-ref", "--calibration", str(cal_path),
+                           "--fallback", "openai:gpt-4o", "--base-url", server.url,
+                           "--cache-dir", str(tmp_path / "cache"), "-o", str(out_path), "-q")
+    assert code == 0, err
+    cascade = read_jsonl(out_path)
+    share = np.mean([r["judgment"]["decided_by"] == "fallback" for r in cascade])
+    accuracy = np.mean([r["judgment"]["verdict"] == r["label"] for r in cascade])
+    print(f"cascade: predicted escalation {cal['predicted']['escalated_share']:.2f}, "
+          f"actual {share:.2f}; accuracy {accuracy:.3f}")
+    assert accuracy >= 0.9 - 0.05
+    assert abs(share - cal["predicted"]["escalated_share"]) <= 0.15
