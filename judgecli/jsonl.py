@@ -115,6 +115,20 @@ def iter_lines(path: str) -> Iterator[tuple[int, dict[str, Any]]]:
             yield number, obj
 
 
+def read_json_list(path: str) -> list[dict[str, Any]]:
+    """A whole-file JSON list of objects (how AlpacaEval, PandaLM and LLMBar ship results)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except FileNotFoundError:
+        raise InputError("no such file", file=path) from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(f"not a valid JSON file ({exc})", file=path) from None
+    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+        raise InputError("expected a JSON list of objects", file=path)
+    return data
+
+
 def dumps(record: dict[str, Any]) -> str:
     """One JSONL line (no newline). ensure_ascii=False keeps text readable and round-trips."""
     return json.dumps(record, ensure_ascii=False, allow_nan=False)

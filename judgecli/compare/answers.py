@@ -18,14 +18,13 @@ text where no file has ids.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, JudgecliError
-from ..jsonl import display_name, iter_lines
+from ..jsonl import display_name, iter_lines, read_json_list
 from ..records import apply_map
 
 # DST <- SRC; tried in order, the first whose fields are all present wins.
@@ -55,15 +54,7 @@ class Answer:
 def _records(path: str) -> list[tuple[int, dict[str, Any]]]:
     """JSONL, or a JSON list (AlpacaEval writes model_outputs.json as a list)."""
     if path != "-" and path.endswith(".json"):
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise InputError("no such file", file=path) from None
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
-            raise InputError(f"not a valid JSON file ({exc})", file=path) from None
-        if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
-            raise InputError("expected a JSON list of objects", file=path)
-        return list(enumerate(data, start=1))
+        return list(enumerate(read_json_list(path), start=1))
     return list(iter_lines(path))
 
 

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import json
 import sys
 from collections import Counter
 from collections.abc import Iterator
@@ -38,22 +37,14 @@ from typing import Any
 
 from ..debias import OrderResult, combine, map_back
 from ..errors import InputError, JudgecliError
-from ..jsonl import dumps, iter_lines
+from ..jsonl import dumps, iter_lines, read_json_list
 from ..parsers import Parsed, ParseFailure, parse_scores
 
 _PANDALM_CODES = {"0": "tie", "1": "A", "2": "B", "tie": "tie"}
 
 
 def _load_json(path: str) -> list[dict[str, Any]]:
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError("no such file", file=path) from None
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise InputError(f"not a JSON file ({exc})", file=path) from None
-    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
-        raise InputError("expected a JSON list of objects", file=path)
-    return data
+    return read_json_list(path)
 
 
 def _field(row: dict[str, Any], key: str, file: str, number: int) -> Any:
