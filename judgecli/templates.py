@@ -21,6 +21,7 @@ Placeholders use Python's ``str.format`` syntax, as the original judges' code do
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import string
@@ -123,9 +124,8 @@ class Template:
     def _clean(self, answer: str) -> str:
         if not self.remove_tokens:
             return answer
-        pattern = "|".join(re.escape(token) for token in self.remove_tokens)
         # PandaLM: pattern.sub("", resp.strip()).strip()
-        return re.sub(pattern, "", answer.strip()).strip()
+        return _removal_pattern(self.remove_tokens).sub("", answer.strip()).strip()
 
     def _variables(self, item: Item, order: str) -> dict[str, Any]:
         if order not in ORDERS:
@@ -182,10 +182,18 @@ class Template:
 _KIND_NAMES = {PAIR: "pairwise", SINGLE: "single-answer", MULTI: "multi-answer"}
 
 
-def placeholders(text: str) -> list[str]:
+@functools.lru_cache(maxsize=64)
+def _removal_pattern(tokens: tuple[str, ...]) -> re.Pattern[str]:
+    # Compiled once per template, not once per answer.
+    return re.compile("|".join(re.escape(token) for token in tokens))
+
+
+@functools.lru_cache(maxsize=256)
+def placeholders(text: str) -> tuple[str, ...]:
     """The ``{name}`` fields of a format string, in order."""
     try:
-        return [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
+        return tuple(name for _, name, _, _ in string.Formatter().parse(text)
+                     if name is not None)
     except ValueError as exc:
         raise TemplateError(f"bad placeholder syntax: {exc}") from None
 
