@@ -56,6 +56,10 @@ class Cascade:
         self.threshold = float(calibration["threshold"])
         self.stats = CascadeStats()
 
+    def check_item(self, item: Item) -> None:
+        self.local.check_item(item)
+        self.fallback.check_item(item)
+
     def escalates(self, judgment: dict[str, Any]) -> bool:
         if judgment.get("error") is not None or judgment.get("verdict") is None:
             return True

@@ -53,13 +53,24 @@ def _main(
              "  judgecli judge pairs.jsonl --template mtbench-pair --dry-run | head -1")
 def judge(
     input: Annotated[str, typer.Argument(help="Input JSONL file, or - for stdin.")],
-    judge: Annotated[Optional[str], typer.Option(
-        "--judge", "-j", help="Local model folder or hub id, hf:PATH, or openai:MODEL.")] = None,
+    judge: Annotated[Optional[list[str]], typer.Option(
+        "--judge", "-j", help="Local model folder or hub id, hf:PATH, or openai:MODEL. "
+                              "Give it several times for a panel.")] = None,
     output: Annotated[Optional[str], typer.Option(
         "--output", "-o", help="Output JSONL (default: stdout).")] = None,
-    template: Annotated[str, typer.Option(
-        "--template", "-t", help="Bundled template name or a template .json file.")
-    ] = "judgelm-pair",
+    template: Annotated[Optional[list[str]], typer.Option(
+        "--template", "-t", help="Bundled template name or a template .json file (default "
+                                 "judgelm-pair); for a panel, once for all or once per "
+                                 "--judge.")] = None,
+    panel_vote: Annotated[str, typer.Option(
+        help="How a panel's verdicts combine: majority, mean or unanimous (see README).")
+    ] = "majority",
+    review_judge: Annotated[Optional[str], typer.Option(
+        help="A second-level judge that reviews each verdict and keeps or overturns it.")
+    ] = None,
+    review_template: Annotated[Optional[str], typer.Option(
+        help="The reviewer's template (default: review-pair, review-single or "
+             "review-binary, after --template).")] = None,
     mode: Annotated[str, typer.Option(
         help="score: only the score line, from next-token probabilities; explain: generate "
              "the whole judgment; auto: score where the template allows it.")] = "auto",
@@ -126,41 +137,44 @@ def judge(
     ] = None,
 ) -> None:
     """Judge each record of a JSONL file and write it back with a `judgment`."""
-    from .backends import load_judge, split_spec
+    from .assemble import Roles, assemble, show_prompts
+    from .backends import split_spec
     from .records import parse_map
-    from .runner import JudgeOptions, dry_run as print_prompts, judge_file
+    from .runner import JudgeOptions, judge_file
     from .templates import load_template
 
-    options = JudgeOptions(template=load_template(template), mode=mode, swap=swap,
-                           combine=combine, max_new_tokens=max_new_tokens)
+    roles = Roles(judges=judge or [], templates=template or ["judgelm-pair"], vote=panel_vote,
+                  review_judge=review_judge, review_template=review_template,
+                  calibration=calibration, fallback=fallback,
+                  fallback_template=fallback_template)
+    members = roles.members() if judge else [(None, load_template((template or
+                                                                   ["judgelm-pair"])[0]))]
+    roles.options = JudgeOptions(template=members[0][1], mode=mode, swap=swap,
+                                 combine=combine, max_new_tokens=max_new_tokens)
     mapping = parse_map(field_map or [])
     api_options = {k: v for k, v in dict(
         base_url=base_url, api=api, concurrency=concurrency, rpm=rpm, tpm=tpm,
         temperature=temperature, timeout=timeout, retries=retries, max_cost=max_cost,
         price_in=price_in, price_out=price_out, cache_dir=cache_dir,
         cache=False if no_cache else None).items() if v is not None}
-    backend = split_spec(judge)[0] if judge else None
-    fallback_backend = split_spec(fallback)[0] if fallback else None
-    if api_options and "openai" not in (backend, fallback_backend):
+    backends = roles.backends() if judge else set()
+    if api_options and "openai" not in backends:
         given = ", ".join("--no-cache" if k == "cache" else "--" + k.replace("_", "-")
                           for k in api_options)
         raise JudgecliError(f"{given}: only for API judges (--judge openai:MODEL)")
-    if base_model and backend != "hf":
-        raise JudgecliError("--base-model: only for local judges")
-    if bool(calibration) != bool(fallback):
-        raise JudgecliError("the cascade needs both --calibration FILE and --fallback JUDGE")
+    if base_model and (not judge or len(judge) > 1 or split_spec(judge[0])[0] != "hf"):
+        raise JudgecliError("--base-model: only for one local judge")
     if dry_run:
-        estimate = None
-        if backend == "openai" and judge:
-            from .pricing import Estimate
-            estimate = Estimate(split_spec(judge)[1], max_new_tokens, price_in=price_in,
-                                price_out=price_out)
-        count = print_prompts(input, options, sys.stdout, mapping=mapping,
-                              on_prompt=estimate.add if estimate else None)
+        count, estimates = show_prompts(input, roles.options, members, sys.stdout,
+                                        mapping=mapping, price_in=price_in,
+                                        price_out=price_out)
         typer.echo(f"{count} prompt(s); nothing judged", err=True)
-        if estimate:
+        if review_judge:
+            typer.echo("the review prompts depend on the first verdicts; not shown", err=True)
+        for estimate in estimates:
             typer.echo(estimate.report(), err=True)
         return
+    roles.check()
     if not judge:
         raise JudgecliError("--judge is required (a model folder, a hub id, or openai:MODEL)")
     if output and not (resume or force):
@@ -168,48 +182,26 @@ def judge(
         import os
         if os.path.exists(output) and os.path.getsize(output) > 0:
             open_output(output, resume=False, force=False)
-    cascade = None
-    if calibration:
-        from .calibration import check_fits, load_calibration
-
-        fitted = load_calibration(calibration)
-        # Refuse a calibration of another judge before loading anything.
-        check_fits(fitted, judge, options.template.name, calibration)
-    local_options: dict[str, object] = dict(api_options) if backend == "openai" else {}
-    if base_model:
-        local_options["base_model"] = base_model
-    loaded = load_judge(judge, batch_size=batch_size, **local_options)
-    judges = [loaded]
+    built = assemble(roles, batch_size=batch_size, api_options=api_options,
+                     local_options={"base_model": base_model} if base_model else None)
     try:
-        if calibration and fallback:
-            from .cascade import Cascade
-            from .runner import Judging
-
-            strong = load_judge(fallback, batch_size=batch_size,
-                                **(api_options if fallback_backend == "openai" else {}))
-            judges.append(strong)
-            fallback_options = JudgeOptions(
-                template=load_template(fallback_template) if fallback_template
-                else options.template, mode="auto", swap=swap, combine=combine,
-                max_new_tokens=max_new_tokens)
-            cascade = Cascade(Judging(loaded, options), Judging(strong, fallback_options),
-                              fitted, calibration)
-        summary = judge_file(input, output, loaded, options, mapping=mapping, resume=resume,
-                             force=force, skip_invalid=skip_invalid,
+        summary = judge_file(input, output, built.judging.judge, roles.options,
+                             mapping=mapping, resume=resume, force=force,
+                             skip_invalid=skip_invalid,
                              progress=not quiet and sys.stderr.isatty() or False,
-                             judging=cascade)
+                             judging=built.judging)
     except BaseException:
-        for one in judges:
+        for one in built.judges:
             _print_usage(one)  # what the interrupted run used, before its error line
         raise
     finally:
-        for one in judges:
+        for one in built.judges:
             one.close()
     typer.echo(summary.line(), err=True)
-    for one in judges:
+    for one in built.judges:
         _print_usage(one)
-    if cascade is not None:
-        typer.echo(cascade.summary(), err=True)
+    if built.cascade is not None:
+        typer.echo(built.cascade.summary(), err=True)
     if summary.stopped:
         raise BudgetExhausted(summary.stopped)
 

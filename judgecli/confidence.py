@@ -9,10 +9,11 @@ are MT-Bench's verdict letters (A / B / C for a tie), read by an API judge from 
 
 from __future__ import annotations
 
-from .parsers import A, B, TIE
+from .parsers import FAIL, PASS, A, B, TIE
 
 _PANDALM = {"1": A, "2": B, "tie": TIE}
 _MTBENCH = {"A": A, "B": B, "C": TIE}
+_PASS_FAIL = {"PASS": PASS, "FAIL": FAIL}
 
 
 def verdict_probs(slot_probs: tuple[dict[str, float], ...] | None, parser: str,
@@ -20,10 +21,15 @@ def verdict_probs(slot_probs: tuple[dict[str, float], ...] | None, parser: str,
     """Verdict -> probability, in the presented order; None where it does not apply."""
     if not slot_probs:
         return None
-    if parser in ("pandalm", "mtbench-verdict") and len(slot_probs) == 1:
+    if parser in ("pandalm", "mtbench-verdict", "final-verdict") and len(slot_probs) == 1:
         out = {A: 0.0, B: 0.0, TIE: 0.0}
         for value, p in slot_probs[0].items():
             out[_PANDALM[value.lower()] if parser == "pandalm" else _MTBENCH[value]] += p
+        return out
+    if parser == "pass-fail" and len(slot_probs) == 1:
+        out = {PASS: 0.0, FAIL: 0.0}
+        for value, p in slot_probs[0].items():
+            out[_PASS_FAIL[value]] += p
         return out
     if parser == "scores" and len(slot_probs) == 2:
         first = [(float(v), p) for v, p in slot_probs[0].items()]

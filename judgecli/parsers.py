@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 A, B, TIE = "A", "B", "tie"
+PASS, FAIL = "pass", "fail"  # binary (pass/fail) judgments of one answer
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,45 @@ def parse_mtbench_rating(text: str) -> Parsed:
     return Parsed(scores=(float(ast.literal_eval(match.group(1))),))
 
 
+_PASS_FAIL = re.compile(r"\[\[(PASS|FAIL)\]\]")
+
+
+def parse_pass_fail(text: str) -> Parsed:
+    """Binary judgments (judgecli's own pass/fail templates): "[[PASS]]" or "[[FAIL]]".
+
+    The last marker in the text counts: these templates ask for the verdict at the very end,
+    after any reasoning, and reasoning may quote the format ("... is it [[PASS]] or ...").
+    """
+    found = _PASS_FAIL.findall(text)
+    if not found:
+        raise ParseFailure("no [[PASS]] or [[FAIL]] verdict in the judgment")
+    return Parsed(verdict=PASS if found[-1] == "PASS" else FAIL)
+
+
+_FINAL_VERDICT = re.compile(r"\[\[([ABC])\]\]")
+_VERDICT_OF = {"A": A, "B": B, "C": TIE}
+
+
+def parse_final_verdict(text: str) -> Parsed:
+    """judgecli's own pairwise templates: MT-Bench's markers, but the last one counts.
+
+    Those templates ask for the verdict after the reasoning, and a reviewer may well quote
+    the first judge's verdict ("the first judge chose [[A]], but ...") before giving its own;
+    FastChat's first-present rule would read the quote as the verdict."""
+    found = _FINAL_VERDICT.findall(text)
+    if not found:
+        raise ParseFailure("no [[A]], [[B]] or [[C]] verdict in the judgment")
+    return Parsed(verdict=_VERDICT_OF[found[-1]])
+
+
+def parse_final_rating(text: str) -> Parsed:
+    """judgecli's own single-answer templates: "[[rating]]", the last one counting."""
+    found = _ONE_SCORE.findall(text)
+    if not found:
+        raise ParseFailure("no [[rating]] in the judgment")
+    return Parsed(scores=(float(ast.literal_eval(found[-1])),))
+
+
 def parse(parser: str, text: str, count: int | None = None) -> Parsed:
     """Dispatch on a template's declared parser name."""
     if parser == "scores":
@@ -113,4 +153,10 @@ def parse(parser: str, text: str, count: int | None = None) -> Parsed:
         return parse_mtbench_verdict(text)
     if parser == "mtbench-rating":
         return parse_mtbench_rating(text)
+    if parser == "pass-fail":
+        return parse_pass_fail(text)
+    if parser == "final-verdict":
+        return parse_final_verdict(text)
+    if parser == "final-rating":
+        return parse_final_rating(text)
     raise ValueError(f"unknown parser {parser!r}")

@@ -161,9 +161,11 @@ def _label(record: dict[str, Any], kind: str, where: tuple[str, int]) -> Any:
         if label not in PAIR_LABELS:
             raise InputError(f"expected \"A\", \"B\" or \"tie\", got {label!r}", file=file,
                              line=line, field="label")
+    elif label in ("pass", "fail"):
+        pass  # a binary (pass/fail) judgment's gold label
     elif isinstance(label, bool) or not isinstance(label, (int, float)):
-        raise InputError(f"expected a number, got {label!r}", file=file, line=line,
-                         field="label")
+        raise InputError(f"expected a number, \"pass\" or \"fail\", got {label!r}",
+                         file=file, line=line, field="label")
     return label
 
 

@@ -73,11 +73,16 @@ class Judging:
         self.options = options
         self.mode = resolve_mode(options, judge)
 
-    def requests(self, item: Item) -> list[Request]:
+    def check_item(self, item: Item) -> None:
+        self.options.template.check_item(item)
+
+    def requests(self, item: Item,
+                 extra: dict[str, dict[str, str]] | None = None) -> list[Request]:
+        """One request per order; ``extra``: order -> more placeholder values (a review)."""
         template = self.options.template
         score = self.mode == "score"
         count = template.expected_count(item) or 1
-        return [Request(prompt=template.render(item, order),
+        return [Request(prompt=template.render(item, order, (extra or {}).get(order)),
                         score_line=template.score_line if score else None,
                         count=count if score else 0,
                         max_new_tokens=self.options.max_new_tokens, parser=template.parser,
@@ -123,6 +128,13 @@ class Judging:
             found = indicators(results, completions, combined.verdict)
             if found:
                 judgment["indicators"] = found
+        elif template.parser == "pass-fail":
+            # A binary judgment of one answer: a pass / fail verdict and no score.
+            only = results[0]
+            ok = only.error is None
+            judgment.update(verdict=only.verdict if ok else None,
+                            confidence=only.probs.get(only.verdict) if ok and only.probs
+                            and only.verdict else None, consistent=None, error=only.error)
         else:
             only, completion = results[0], completions[0]
             scores = list(only.scores) if only.error is None and only.scores else None
@@ -130,7 +142,8 @@ class Judging:
             if item.kind == SINGLE:
                 value = scores[0] if scores else None
             judgment.update(verdict=None, **{"score" if item.kind == SINGLE else "scores": value},
-                            confidence=self._line_confidence(completion) if scores else None,
+                            confidence=self._line_confidence(completion, scores)
+                            if scores else None,
                             consistent=None, error=only.error)
         judgment["orders"] = [r.to_json() for r in results]
         usage = Counter[str]()
@@ -154,17 +167,27 @@ class Judging:
         except ParseFailure as exc:
             return OrderResult(order=order, text=completion.text, error=f"unparseable: {exc}")
         if item.kind != PAIR:
-            return OrderResult(order=order, text=completion.text, scores=parsed.scores)
+            probs = verdict_probs(completion.slot_probs, template.parser) \
+                if parsed.verdict is not None else None
+            return OrderResult(order=order, text=completion.text, scores=parsed.scores,
+                               verdict=parsed.verdict, probs=probs)
         probs = verdict_probs(completion.slot_probs, template.parser)
         return map_back(order, parsed, completion.text, probs)
 
-    def _line_confidence(self, completion: Completion) -> float | None:
+    def _line_confidence(self, completion: Completion, scores: list[float]) -> float | None:
         """Single and multi answer: the probability of the score line written."""
         line = self.options.template.score_line
+        if self.options.template.parser == "final-rating" and completion.slot_probs:
+            # One rating, read where it was written (an API judge's logprobs).
+            return completion.slot_probs[0].get(f"{scores[0]:g}")
         if not completion.slot_probs or line is None or completion.text is None:
             return None
-        first = completion.text.split("\n")[0].strip()
-        values = first.split(line.sep) if line.sep else [first]
+        # The line as written: prefix, the values joined by sep, end ("[[7]]", "8 9\n").
+        text = completion.text.lstrip()
+        if line.prefix and text.startswith(line.prefix):
+            text = text[len(line.prefix):]
+        body = (text.split(line.end, 1)[0] if line.end else text).split("\n")[0].strip()
+        values = body.split(line.sep) if line.sep else [body]
         return line_prob(completion.slot_probs, values)
 
 
@@ -229,6 +252,8 @@ def judge_file(input_path: str, output_path: str | None, judge: Judge, options: 
     from tqdm import tqdm
 
     judging = judging or Judging(judge, options)
+    # A panel or a review checks each item against every template it will render.
+    check_item = getattr(judging, "check_item", options.template.check_item)
     summary = RunSummary(output=output_path)
     started = time.monotonic()
     rejects: IO[str] | None = None
@@ -249,7 +274,7 @@ def judge_file(input_path: str, output_path: str | None, judge: Judge, options: 
         # Template mismatches are input errors too: find them before paying for a batch.
         for item in stream:
             try:
-                options.template.check_item(item)
+                check_item(item)
             except InputError as exc:
                 if not skip_invalid:
                     raise
@@ -299,7 +324,7 @@ def judge_file(input_path: str, output_path: str | None, judge: Judge, options: 
         assert output_path is not None
         shard.finish(output_path)
         if shard.rank == 0:
-            merge(shard, output_path, _window_ids(input_path, mapping, options, size),
+            merge(shard, output_path, _window_ids(input_path, mapping, check_item, size),
                   main_done, resume=resume)
     return summary
 
@@ -323,13 +348,13 @@ def _open_shard(shard: Shard, output_path: str | None, *, resume: bool, force: b
     return JsonlWriter(open(part, "ab"), close=True), done, main_done
 
 
-def _window_ids(input_path: str, mapping: dict[str, str] | None, options: JudgeOptions,
-                size: int) -> Iterator[list[Any]]:
+def _window_ids(input_path: str, mapping: dict[str, str] | None,
+                check_item: Callable[[Item], None], size: int) -> Iterator[list[Any]]:
     """The ids of each input window, as judge_file formed them (bad lines left out)."""
     ids: list[Any] = []
     for item in read_items(input_path, mapping, lambda *_: None):
         try:
-            options.template.check_item(item)
+            check_item(item)
         except InputError:
             continue
         ids.append(item.id)

@@ -35,7 +35,8 @@ from .records import MULTI, PAIR, SINGLE, Item
 
 KINDS = (PAIR, SINGLE, MULTI)
 STYLES = ("completion", "chat")
-PARSERS = ("scores", "pandalm", "mtbench-verdict", "mtbench-rating")
+PARSERS = ("scores", "pandalm", "mtbench-verdict", "mtbench-rating", "pass-fail",
+           "final-verdict", "final-rating")
 ORDERS = ("AB", "BA")
 
 # The number words JudgeLM's multi-answer script uses (gen_model_judgement_multi.py num2words).
@@ -89,10 +90,20 @@ class Template:
     path: str = ""
 
     # -- rendering -------------------------------------------------------------------------
-    def render(self, item: Item, order: str = "AB") -> Prompt:
-        """The exact prompt for ``item`` with its answers shown in ``order``."""
+    def render(self, item: Item, order: str = "AB",
+               extra: dict[str, str] | None = None) -> Prompt:
+        """The exact prompt for ``item`` with its answers shown in ``order``.
+
+        ``extra``: more placeholders' values (a review template's ``first_verdict`` and
+        ``first_judgment``, which come from another judge, not from the item)."""
         self.check_item(item)
         variables = self._variables(item, order)
+        if extra:
+            clash = set(extra) & set(variables)
+            if clash:
+                raise ValueError(f"extra placeholders may not replace the item's "
+                                 f"{', '.join(sorted(clash))}")
+            variables.update(extra)
         if self.style == "chat":
             return Prompt(messages=(
                 {"role": "system", "content": self._fill(self.system, variables, item)},

@@ -18,6 +18,7 @@ text the parser reads, so the values are those the parser took, never ones in th
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -46,6 +47,9 @@ def slot_probs(tokens: Sequence[Token], text: str, parser: str | None,
     return tuple(out)
 
 
+_MARKER = re.compile(r"\[\[([^\[\]]+)\]\]")
+
+
 def _slots(text: str, parser: str, values: Sequence[str]) -> list[tuple[int, str, tuple[str, ...]]]:
     """(offset in text, value written, values allowed) of each slot the parser reads."""
     if parser == "mtbench-verdict":
@@ -55,6 +59,19 @@ def _slots(text: str, parser: str, values: Sequence[str]) -> list[tuple[int, str
             if at != -1:
                 return [(at + 2, letter, VERDICT_LETTERS)]
         return []
+    if parser in ("final-verdict", "pass-fail", "final-rating"):
+        # judgecli's own templates: the last marker is the verdict (parsers.py).
+        if parser == "final-verdict":
+            allowed: tuple[str, ...] = VERDICT_LETTERS
+        elif parser == "pass-fail":
+            allowed = ("PASS", "FAIL")
+        else:
+            allowed = tuple(values) or tuple(str(n) for n in range(1, 11))
+        found = [(m.start(1), m.group(1)) for m in _MARKER.finditer(text)]
+        if not found or found[-1][1] not in allowed:
+            return []  # e.g. a rating of 7.5 the template does not list: no distribution
+        at, written = found[-1]
+        return [(at, written, allowed)]
     if parser not in ("scores", "pandalm") or not values:
         return []
     lead = len(text) - len(text.lstrip())

@@ -1,0 +1,191 @@
+"""From the ``judge`` command's options to the object that judges: one judge, a panel, a
+reviewed judge or a cascade. Checks that need no model run first, so a wrong combination
+fails before anything is loaded; each distinct judge is loaded once, however many panel
+members or roles use it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import IO, Any
+
+from .backends import load_judge, split_spec
+from .backends.base import Judge
+from .errors import JudgecliError
+from .pricing import Estimate
+from .runner import JudgeOptions, Judging, dry_run
+from .templates import Template, load_template
+
+
+@dataclass
+class Roles:
+    """What ``judge`` was asked for, before anything is loaded."""
+
+    judges: Sequence[str]
+    templates: Sequence[str] = ("judgelm-pair",)
+    options: JudgeOptions | None = None  # mode, swap, combine, max_new_tokens
+    vote: str = "majority"
+    review_judge: str | None = None
+    review_template: str | None = None
+    calibration: str | None = None
+    fallback: str | None = None
+    fallback_template: str | None = None
+
+    def members(self) -> list[tuple[str, Template]]:
+        """(judge spec, template) of each panel member, or of the one judge."""
+        if not self.judges:
+            raise JudgecliError("--judge is required (a model folder, a hub id, or "
+                                "openai:MODEL)")
+        templates = list(self.templates) or ["judgelm-pair"]
+        if len(templates) == 1:
+            templates = templates * len(self.judges)
+        elif len(templates) != len(self.judges):
+            raise JudgecliError(f"{len(self.judges)} --judge but {len(templates)} --template: "
+                                "give one template for all, or one per judge, in order")
+        return [(spec, load_template(name)) for spec, name in zip(self.judges, templates)]
+
+    def check(self) -> None:
+        """Refuse combinations that have no meaning, before loading a model."""
+        panel = len(self.judges) > 1
+        if bool(self.calibration) != bool(self.fallback):
+            raise JudgecliError("the cascade needs both --calibration FILE and --fallback JUDGE")
+        if panel and self.calibration:
+            raise JudgecliError("the cascade calibrates one local judge; give one --judge")
+        if panel and self.review_judge:
+            raise JudgecliError("--review-judge reviews one judge's verdict; give one --judge")
+        if self.review_judge and self.calibration:
+            raise JudgecliError("--review-judge and the cascade cannot be combined")
+        if panel:
+            from .panel import VOTES
+
+            if self.vote not in VOTES:
+                raise JudgecliError(f"--panel-vote must be one of {', '.join(VOTES)}")
+        if self.review_template and not self.review_judge:
+            raise JudgecliError("--review-template needs --review-judge")
+
+    def backends(self) -> set[str]:
+        specs = [*self.judges, self.review_judge, self.fallback]
+        return {split_spec(s)[0] for s in specs if s}
+
+
+@dataclass
+class Assembled:
+    judging: Any  # Judging, Panel, Review or Cascade: anything with judge_items
+    judges: list[Judge] = field(default_factory=list)  # each loaded judge once, to close
+    cascade: Any = None
+
+
+def assemble(roles: Roles, *, batch_size: int | None = None,
+             api_options: dict[str, Any] | None = None,
+             local_options: dict[str, Any] | None = None) -> Assembled:
+    """Load every judge the roles name and wrap them. ``api_options`` go to API judges,
+    ``local_options`` (``base_model``) to the first local judge only."""
+    roles.check()
+    options = roles.options or JudgeOptions(template=load_template("judgelm-pair"))
+    members = roles.members()
+    if len(members) > 1:
+        from .panel import check_panel_templates
+
+        check_panel_templates([template for _, template in members])
+    review_template = None
+    if roles.review_judge:
+        from .review import check_review_templates
+
+        first_template = members[0][1]
+        review_template = load_template(roles.review_template or
+                                        _default_review(first_template))
+        check_review_templates(first_template, review_template)
+        if options.mode == "auto":
+            # The reviewer should see the first judge's reasoning, not only its score line.
+            options = replace(options, mode="explain")
+    fitted = None
+    if roles.calibration:
+        from .calibration import check_fits, load_calibration
+
+        fitted = load_calibration(roles.calibration)
+        # Refuse a calibration of another judge before loading anything.
+        check_fits(fitted, roles.judges[0], members[0][1].name, roles.calibration)
+
+    out = Assembled(judging=None)
+    loaded: dict[str, Judge] = {}
+
+    def judge_for(spec: str, extra: dict[str, Any] | None = None) -> Judge:
+        if spec not in loaded:
+            backend = split_spec(spec)[0]
+            kwargs = dict(api_options or {}) if backend == "openai" else dict(extra or {})
+            loaded[spec] = load_judge(spec, batch_size=batch_size, **kwargs)
+            out.judges.append(loaded[spec])
+        return loaded[spec]
+
+    try:
+        judgings = [Judging(judge_for(spec, local_options if number == 0 else None),
+                            replace(options, template=template))
+                    for number, (spec, template) in enumerate(members)]
+        if len(judgings) > 1:
+            from .panel import Panel
+
+            out.judging = Panel(judgings, roles.vote)
+        elif roles.review_judge and review_template is not None:
+            from .review import Review
+
+            reviewer = Judging(judge_for(roles.review_judge),
+                               replace(options, template=review_template, mode="auto"))
+            out.judging = Review(judgings[0], reviewer)
+        elif roles.calibration and roles.fallback and fitted is not None:
+            from .cascade import Cascade
+
+            fallback_template = load_template(roles.fallback_template) \
+                if roles.fallback_template else members[0][1]
+            strong = Judging(judge_for(roles.fallback),
+                             replace(options, template=fallback_template, mode="auto"))
+            out.cascade = out.judging = Cascade(judgings[0], strong, fitted, roles.calibration)
+        else:
+            out.judging = judgings[0]
+    except BaseException:
+        for judge in out.judges:
+            judge.close()
+        raise
+    return out
+
+
+def _default_review(first: Template) -> str:
+    if first.kind == "pair":
+        return "review-pair"
+    return "review-binary" if first.parser == "pass-fail" else "review-single"
+
+
+def show_prompts(input_path: str, options: JudgeOptions,
+                 members: Sequence[tuple[str | None, Template]], out: IO[str], *,
+                 mapping: dict[str, str] | None = None, price_in: float | None = None,
+                 price_out: float | None = None) -> tuple[int, list[Estimate]]:
+    """``--dry-run``: print each distinct template's prompts once; estimate the cost of
+    every API member (its prompts counted even when another member printed them)."""
+    printed: set[str] = set()
+    count = 0
+    estimates = []
+    for spec, template in members:
+        estimate = None
+        if spec is not None and split_spec(spec)[0] == "openai":
+            estimate = Estimate(split_spec(spec)[1], options.max_new_tokens,
+                                price_in=price_in, price_out=price_out)
+            estimates.append(estimate)
+        if template.name in printed and estimate is None:
+            continue
+        sink = out if template.name not in printed else _Discard()
+        shown = dry_run(input_path, replace(options, template=template), sink,
+                        mapping=mapping, on_prompt=estimate.add if estimate else None)
+        if template.name not in printed:
+            count += shown
+            printed.add(template.name)
+    return count, estimates
+
+
+class _Discard:
+    """A sink for prompts already printed."""
+
+    def write(self, _: str) -> int:
+        return 0
+
+    def flush(self) -> None:
+        pass
