@@ -3,13 +3,18 @@
 Reads what ``judgecli judge`` writes and never needs a model. One module per job:
 
     load         judgment files -> compact numpy columns; --map
+    columns      one judgment's columns (verdict, orders, score, confidence); the file's kind
+    views        panel members (judgment.panel) and reviews (judgment.review) as judgments
     delimiters   answers holding their template's own delimiters (prompt injection)
     labels       --labels FILE, joined by id
-    agreement    against gold labels: accuracy, macro P/R/F1, kappa, confusion, per order;
-                 correlations and MAE for numeric grades
+    agreement    against gold labels: accuracy, macro P/R/F1, kappa, confusion, per order,
+                 F1 of "fail" for pass/fail judgments; correlations and MAE for grades
     bias         consistency, position bias, length bias, verdicts per order
-    winrate      wins / ties / losses, bootstrap CI, sign test
+    winrate      wins / ties / losses, bootstrap CI, sign test; pass rate
     reliability  accuracy at coverage, AUROC, ECE
+    panel        a panel's members: Krippendorff's alpha, agreement, unanimity
+    review       what a reviewing judge changed, fixed and broke
+    judges       the judge x template table: the file's, each member's, the review's rows
     summary      one report per file and group, --errors
     gates        --fail-under / --fail-over
     render       the rich table;  plot: --plot (matplotlib, optional)
@@ -25,6 +30,7 @@ from __future__ import annotations
 from typing import Any
 
 from .gates import Gate, check_gates, parse_gates
+from .judges import JUDGE_KEYS, judge_table
 from .labels import read_labels
 from .load import Judgments, read_judgments
 from .render import render
@@ -32,10 +38,14 @@ from .summary import ERROR_POLICIES, KEYS, ReportOptions, build_report, summaris
 
 
 def as_json(summaries: list[dict[str, Any]]) -> dict[str, Any]:
-    """The --json object: one file's summary itself, several files as ``{"files": [...]}``."""
-    return summaries[0] if len(summaries) == 1 else {"files": list(summaries)}
+    """The --json object: one file's summary itself, several files as ``{"files": [...],
+    "judges": [...]}`` with every file's judge x template rows in one table."""
+    if len(summaries) == 1:
+        return summaries[0]
+    return {"files": [{k: v for k, v in s.items() if k != "judges"} for s in summaries],
+            "judges": judge_table(summaries)}
 
 
-__all__ = ["ERROR_POLICIES", "Gate", "Judgments", "KEYS", "ReportOptions", "as_json",
-           "build_report", "check_gates", "parse_gates", "read_judgments", "read_labels",
-           "render", "summarise"]
+__all__ = ["ERROR_POLICIES", "Gate", "JUDGE_KEYS", "Judgments", "KEYS", "ReportOptions",
+           "as_json", "build_report", "check_gates", "judge_table", "parse_gates",
+           "read_judgments", "read_labels", "render", "summarise"]

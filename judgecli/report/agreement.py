@@ -16,6 +16,11 @@ Pairwise, following the published evaluation scripts:
   ``codes/leaderboard/pairwise_eval.py`` (``check_res``): the verdict of each order against
   the label, and the share of items correct in both orders, over all labelled items.
 
+Binary (pass / fail) judgments get the same figures over the classes pass and fail, and
+``f1_fail``: the F1 of the fail class alone, the positive class of a safety-style check,
+where a missed failure is what matters (scikit-learn's ``f1_score`` with fail as the
+positive label). No ties there, so no ``agreement_without_ties``.
+
 Differences on purpose: JudgeLM and PandaLM turn a failed judgment into a tie; here that is
 ``--errors tie``. With ``--errors wrong`` (the default) a failed judgment is its own class
 (``ERROR``) that never matches a label, is in no class's precision, and lowers the recall of
@@ -33,40 +38,55 @@ from sklearn.metrics import (
     accuracy_score,
     cohen_kappa_score,
     confusion_matrix,
+    f1_score,
     mean_absolute_error,
     precision_recall_fscore_support,
 )
 
-from .codes import ABSENT, CLASSES, ERROR, TIE, num, share
+from .codes import ABSENT, BINARY_CLASSES, CLASSES, ERROR, FAIL, PASS, TIE, A, B, num, share
 
-LABEL_KEYS = ("agreement", "agreement_without_ties", "precision", "recall", "f1", "kappa",
-              "confusion")
+LABEL_KEYS = ("agreement", "agreement_without_ties", "precision", "recall", "f1", "f1_fail",
+              "kappa", "confusion")
 ORDER_KEYS = ("agreement_by_order", "agreement_both_orders")
 NUMERIC_KEYS = ("pearson", "pearson_p", "spearman", "spearman_p", "kendall", "kendall_p",
                 "mae")
 
 
-def label_figures(gold: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
-    """Verdicts (0-2, or 3 for a failure counted wrong) against labels (0-2)."""
+def label_figures(gold: np.ndarray, pred: np.ndarray, *, binary: bool = False,
+                  ) -> dict[str, Any]:
+    """Verdicts (codes, or 3 for a failure counted wrong) against labels (codes): A / B / tie,
+    or pass / fail when ``binary``."""
     out: dict[str, Any] = dict.fromkeys(LABEL_KEYS)
     if not len(gold):
         return out
+    codes, names = ((PASS, FAIL), BINARY_CLASSES) if binary else ((A, B, TIE), CLASSES)
     present = sorted((set(np.unique(gold).tolist()) | set(np.unique(pred).tolist())) - {ERROR})
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         precision, recall, f1, _ = precision_recall_fscore_support(
             gold, pred, labels=present, average="macro", zero_division=0)
         kappa = cohen_kappa_score(gold, pred)
-    decisive = (gold != TIE) & (pred != TIE)
-    counts = confusion_matrix(gold, pred, labels=[0, 1, 2, ERROR])[:3]
+    counts = confusion_matrix(gold, pred, labels=[*codes, ERROR])[:len(codes)]
     out.update(
         agreement=float(accuracy_score(gold, pred)),
-        agreement_without_ties=share(gold[decisive] == pred[decisive]),
         precision=num(precision), recall=num(recall), f1=num(f1), kappa=num(kappa),
-        confusion={"gold": list(CLASSES), "judge": [*CLASSES, "error"],
-                   "counts": counts.tolist()},
+        confusion={"gold": list(names), "judge": [*names, "error"], "counts": counts.tolist()},
     )
+    if binary:
+        out["f1_fail"] = f1_fail(gold, pred)
+    else:
+        decisive = (gold != TIE) & (pred != TIE)
+        out["agreement_without_ties"] = share(gold[decisive] == pred[decisive])
     return out
+
+
+def f1_fail(gold: np.ndarray, pred: np.ndarray) -> float | None:
+    """F1 with "fail" the positive class. A failed judgment (ERROR) is a negative: it did not
+    flag the item. Undefined (None) when no label and no verdict is fail."""
+    gold_fail, pred_fail = gold == FAIL, pred == FAIL
+    if not (gold_fail.any() or pred_fail.any()):
+        return None
+    return float(f1_score(gold_fail, pred_fail, pos_label=True, zero_division=0))
 
 
 def order_figures(gold: np.ndarray, ab: np.ndarray, ba: np.ndarray) -> dict[str, Any]:

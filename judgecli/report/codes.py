@@ -1,8 +1,10 @@
 """Codes shared by the report's modules, and how a figure becomes JSON.
 
-Pairwise verdicts and labels are small integers so a million items fit in a few megabytes:
-0 = A, 1 = B, 2 = tie. A failed judgment is -1 when read; ``--errors wrong`` turns it into
-its own class, 3, that never equals a label.
+Verdicts and labels are small integers so a million items fit in a few megabytes:
+0 = A, 1 = B, 2 = tie (pairwise), 4 = pass, 5 = fail (binary judgments of one answer). A
+failed judgment is -1 when read; ``--errors wrong`` turns it into its own class, 3, that never
+equals a label. The binary codes come after 3 so that every pairwise figure, which indexes
+arrays by the codes 0-3, reads the same codes as before.
 """
 
 from __future__ import annotations
@@ -13,9 +15,13 @@ from typing import Any
 import numpy as np
 
 CLASSES = ("A", "B", "tie")
-CODE = {name: code for code, name in enumerate(CLASSES)}
+BINARY_CLASSES = ("pass", "fail")
 A, B, TIE = 0, 1, 2
 ERROR = 3  # a failed judgment counted as wrong (--errors wrong)
+PASS, FAIL = 4, 5
+# One table for both families, so the loader's hot loop does one lookup per verdict; a code
+# >= PASS is binary, and a file may not mix the two (``columns.Kinds``).
+CODE = {"A": A, "B": B, "tie": TIE, "pass": PASS, "fail": FAIL}
 FAILED = -1  # a verdict, or one order's verdict, that failed
 ABSENT = -2  # an order that was not judged
 NO_LABEL = -1

@@ -12,6 +12,11 @@ detected here (the decoder keeps the last value).
 
 ``--map DST=SRC`` points a figure's field at another (dotted) path, so verdict files from
 elsewhere can be read without converting them, e.g. ``--map verdict=winner --map label=gold``.
+
+The judgment itself is read by ``columns`` (binary pass / fail verdicts share the int8 verdict
+codes, so they cost nothing more); a panel's members and a review (``views``) add about 20
+bytes per item each, only in files that have them. They are read from ``judgment.panel`` and
+``judgment.review`` whatever ``--map`` says.
 """
 
 from __future__ import annotations
@@ -20,15 +25,17 @@ import json
 import math
 from array import array
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from ..errors import InputError, JudgecliError
 from ..jsonl import display_name, iter_raw, parse_line
-from .codes import ABSENT, CODE, FAILED, NO_LABEL
+from .codes import CODE, NO_LABEL, PASS
+from .columns import COLUMNS, MISSING, PAIR, Kinds, VerdictColumns, View, as_number
 from .delimiters import holds_delimiters, record_answers
+from .views import ViewReader
 
 
 def _reject_constant(name: str) -> Any:
@@ -49,7 +56,6 @@ try:  # optional: orjson parses a large file about three times faster, with the 
 except ImportError:  # pragma: no cover - depends on the environment
     _fast_loads = _strict_loads
 
-PAIR, SINGLE = "pair", "single"
 MISSING_GROUP = "(none)"
 
 # Where each field the report reads lives in a judgment record; --map DST=SRC overrides.
@@ -59,22 +65,21 @@ DEFAULT_PATHS: dict[str, str] = {
     "confidence": "judgment.confidence", "error": "judgment.error",
     "orders": "judgment.orders",
 }
-_MISSING = object()
 
 
 def get_path(record: Any, path: str) -> Any:
-    """The value at a dotted path (``judgment.orders.0.verdict``), or ``_MISSING``."""
+    """The value at a dotted path (``judgment.orders.0.verdict``), or ``MISSING``."""
     value = record
     for part in path.split("."):
         if isinstance(value, dict):
-            value = value.get(part, _MISSING)
+            value = value.get(part, MISSING)
         elif isinstance(value, list) and part.lstrip("-").isdigit() and \
                 -len(value) <= int(part) < len(value):
             value = value[int(part)]
         else:
-            return _MISSING
-        if value is _MISSING:
-            return _MISSING
+            return MISSING
+        if value is MISSING:
+            return MISSING
     return value
 
 
@@ -94,14 +99,6 @@ def id_hash(value: Any, *, file: str, line: int) -> int:
     return hash(("s" if isinstance(value, str) else "i") + str(value))
 
 
-def as_number(value: Any, what: str, *, file: str, line: int, name: str,
-              unit: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or \
-            not math.isfinite(value) or (unit and not 0.0 <= value <= 1.0):
-        raise InputError(f"expected {what}, got {value!r}", file=file, line=line, field=name)
-    return float(value)
-
-
 def _length(record: dict[str, Any], key: str) -> int:
     value = record.get(key)
     if isinstance(value, str):
@@ -116,10 +113,14 @@ def _length(record: dict[str, Any], key: str) -> int:
 
 @dataclass
 class Judgments:
-    """One file's items as columns. Pairwise codes: 0 A, 1 B, 2 tie, -1 failed."""
+    """One file's items as columns. Codes: 0 A, 1 B, 2 tie, 4 pass, 5 fail, -1 failed.
+
+    ``views``: the same items as each panel member and the review judged them (see
+    :meth:`view`); ``judge``, ``template``, ``vote``: the file's own judgment's (most common).
+    """
 
     file: str
-    kind: str | None  # PAIR, SINGLE, or None for an empty file
+    kind: str | None  # PAIR, BINARY, SINGLE, or None for an empty file
     ids: np.ndarray  # uint64-compatible int64 hashes
     lines: np.ndarray
     failed: np.ndarray  # bool: the judgment failed
@@ -135,13 +136,30 @@ class Judgments:
     group: np.ndarray  # int32 index into groups
     delimited: np.ndarray  # bool: an answer holds the template's delimiters
     groups: list[str] = field(default_factory=list)
+    judge: str | None = None
+    template: str | None = None
+    vote: str | None = None  # a panel's vote: majority, mean, unanimous
+    views: list[View] = field(default_factory=list)
+    panel_agreement: np.ndarray | None = None  # float64 per item (a panel's file), nan: null
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def subset(self, mask: np.ndarray) -> Judgments:
-        arrays = {name: getattr(self, name)[mask] for name in _ARRAYS}
-        return Judgments(file=self.file, kind=self.kind, groups=self.groups, **arrays)
+        arrays: dict[str, Any] = {name: getattr(self, name)[mask] for name in _ARRAYS}
+        agreement = self.panel_agreement
+        return replace(self, **arrays, views=[v.subset(mask) for v in self.views],
+                       panel_agreement=None if agreement is None else agreement[mask])
+
+    def view(self, view: View) -> Judgments:
+        """The same items as a panel member or the review judged them (a review: only the
+        items it reviewed). Arrays are shared, not copied."""
+        columns: dict[str, Any] = {name: view.columns[name] for name in COLUMNS}
+        out = replace(self, **columns,
+                      judge=view.judge, template=view.template, vote=None, views=[],
+                      panel_agreement=None)
+        present = view.columns.get("present")
+        return out if present is None else out.subset(present)
 
 
 _ARRAYS = ("ids", "lines", "failed", "verdict", "order_ab", "order_ba", "label", "score",
@@ -150,6 +168,8 @@ _ARRAYS = ("ids", "lines", "failed", "verdict", "order_ab", "order_ba", "label",
 
 _FIELDS = ("id", "label", "answer_a", "answer_b", "verdict", "score", "confidence", "error",
            "orders")
+_LABELS = {None: '"A", "B", "tie", "pass" or "fail"', False: '"A", "B" or "tie"',
+           True: '"pass" or "fail"'}
 
 
 class _Reader:
@@ -160,83 +180,62 @@ class _Reader:
         self.paths = paths
         self.mapped = paths != DEFAULT_PATHS
         self.by = list(by)
-        self.kind: str | None = None
+        self.kinds = Kinds(name)
+        self.main = VerdictColumns(name, self.kinds, {
+            "judgment": "judgment", **{key: paths[key] for key in
+                                       ("verdict", "score", "confidence", "orders")}})
+        self.views = ViewReader(name, self.kinds)
         self.cols: dict[str, array[Any]] = {n: array(t) for n, t in (
-            ("ids", "q"), ("lines", "q"), ("failed", "b"), ("verdict", "b"), ("order_ab", "b"),
-            ("order_ba", "b"), ("label", "b"), ("score", "d"), ("label_value", "d"),
-            ("confidence", "d"), ("len_a", "q"), ("len_b", "q"), ("group", "i"),
-            ("delimited", "b"))}
+            ("ids", "q"), ("lines", "q"), ("label", "b"), ("label_value", "d"),
+            ("len_a", "q"), ("len_b", "q"), ("group", "i"), ("delimited", "b"))}
         self.group_codes: dict[str, int] = {}
 
     def _fields(self, record: dict[str, Any], line: int) -> tuple[Any, ...]:
         if self.mapped:
-            return tuple(get_path(record, self.paths[name]) for name in _FIELDS)
+            return *(get_path(record, self.paths[name]) for name in _FIELDS), \
+                record.get("judgment")
         judgment = record.get("judgment")
         if type(judgment) is not dict:
             raise InputError("missing (not a judgment record; run `judgecli judge` first, or "
                              "map the fields with --map)" if judgment is None else
                              "expected an object", file=self.name, line=line, field="judgment")
         get = judgment.get
-        score = get("score", _MISSING)
-        if score is _MISSING and "scores" in judgment and "score_a" not in judgment:
+        score = get("score", MISSING)
+        if score is MISSING and "scores" in judgment and "score_a" not in judgment:
             raise InputError("multi-answer judgments are not reported yet", file=self.name,
                              line=line, field="judgment.scores")
-        return (record.get("id", _MISSING), record.get("label"), _length(record, "answer_a"),
-                _length(record, "answer_b"), get("verdict", _MISSING), score,
-                get("confidence"), get("error"), get("orders"))
+        return (record.get("id", MISSING), record.get("label"), _length(record, "answer_a"),
+                _length(record, "answer_b"), get("verdict", MISSING), score,
+                get("confidence"), get("error"), get("orders"), judgment)
 
     def add(self, record: dict[str, Any], line: int) -> None:
         file, cols = self.name, self.cols
-        raw_id, label, len_a, len_b, verdict, score, confidence, error, orders = \
+        raw_id, label, len_a, len_b, verdict, score, confidence, error, orders, judgment = \
             self._fields(record, line)
-        kind = PAIR if score is _MISSING else SINGLE
-        if kind != self.kind or verdict is _MISSING:
-            self._check_kind(kind, verdict, line)
-        cols["ids"].append(id_hash(line if raw_id is _MISSING else raw_id, file=file,
+        self.main.add(line, verdict, score, confidence, error, orders)
+        cols["ids"].append(id_hash(line if raw_id is MISSING else raw_id, file=file,
                                    line=line))
         cols["lines"].append(line)
-        failed = error is not None and error is not _MISSING
-        if kind == PAIR:
-            code = CODE.get(verdict) if type(verdict) is str else None
-            if code is None:
-                code = self._verdict(verdict, line, self.paths["verdict"])
-            failed = failed or code == FAILED
-            cols["verdict"].append(FAILED if failed else code)
-            ab, ba = self._orders(orders, line)
-            cols["order_ab"].append(ab)
-            cols["order_ba"].append(ba)
-            if label is None or label is _MISSING:
+        kinds = self.kinds
+        if kinds.kind == PAIR:
+            if label is None or label is MISSING:
                 cols["label"].append(NO_LABEL)
-            elif type(label) is str and label in CODE:
-                cols["label"].append(CODE[label])
             else:
-                raise InputError(f"expected \"A\", \"B\" or \"tie\", got {label!r}", file=file,
-                                 line=line, field=self.paths["label"])
+                code = CODE.get(label) if type(label) is str else None
+                if code is None or (code >= PASS) is not kinds.binary:
+                    code = self._label(label, line)
+                cols["label"].append(code)
             if self.mapped:
                 len_a, len_b = _text_length(len_a), _text_length(len_b)
             cols["len_a"].append(len_a)
             cols["len_b"].append(len_b)
+        elif label is None or label is MISSING:
+            cols["label_value"].append(math.nan)
         else:
-            if score is None:
-                failed = True
-            elif not failed:
-                as_number(score, "a number", file=file, line=line, name=self.paths["score"])
-            cols["score"].append(math.nan if failed else float(score))
-            if label is None or label is _MISSING:
-                cols["label_value"].append(math.nan)
-            else:
-                cols["label_value"].append(as_number(label, "a number", file=file, line=line,
-                                                     name=self.paths["label"]))
-        cols["failed"].append(failed)
+            cols["label_value"].append(as_number(label, "a number", file=file, line=line,
+                                                 name=self.paths["label"]))
         cols["delimited"].append(self._delimited(record))
-        if confidence is None or confidence is _MISSING:
-            cols["confidence"].append(math.nan)
-        elif type(confidence) is float and 0.0 <= confidence <= 1.0:
-            cols["confidence"].append(confidence)
-        else:
-            cols["confidence"].append(as_number(
-                confidence, "a probability in [0, 1]", file=file, line=line,
-                name=self.paths["confidence"], unit=True))
+        self.views.add(judgment, line)
         if self.by:
             key = " / ".join(_group_value(get_path(record, path)) for path in self.by)
             code = self.group_codes.setdefault(key, len(self.group_codes))
@@ -252,81 +251,32 @@ class _Reader:
             answers = record_answers(record, record.get("answer_a"), record.get("answer_b"))
         return holds_delimiters(answers, template)
 
-    def _check_kind(self, kind: str, verdict: Any, line: int) -> None:
-        if kind == PAIR and verdict is _MISSING:
-            raise InputError("missing", file=self.name, line=line, field=self.paths["verdict"])
-        if kind == self.kind:
-            return
-        if self.kind is not None:
-            raise InputError(f"a {kind} judgment in a file of {self.kind} judgments; report "
-                             "them separately", file=self.name, line=line, field="judgment")
-        self.kind = kind
-
-    def _verdict(self, value: Any, line: int, name: str) -> int:
-        if value is None:
-            return FAILED
-        code = CODE.get(value) if isinstance(value, str) else None
+    def _label(self, label: Any, line: int) -> int:
+        code = CODE.get(label) if type(label) is str else None
         if code is None:
-            raise InputError(f"expected \"A\", \"B\", \"tie\" or null, got {value!r}",
-                             file=self.name, line=line, field=name)
+            raise InputError(f"expected {_LABELS[self.kinds.binary]}, got {label!r}",
+                             file=self.name, line=line, field=self.paths["label"])
+        if (code >= PASS) is not self.kinds.binary:
+            self.kinds.family(code >= PASS, line, self.paths["label"], "label")
         return code
 
-    def _orders(self, orders: Any, line: int) -> tuple[int, int]:
-        if orders is None or orders is _MISSING:
-            return ABSENT, ABSENT
-        ab = ba = ABSENT
-        if type(orders) is list:
-            for entry in orders:
-                if type(entry) is not dict:
-                    break
-                verdict = entry.get("verdict")
-                code = CODE.get(verdict) if type(verdict) is str else None
-                if code is None:
-                    if verdict is not None:
-                        break
-                    code = FAILED
-                if entry.get("error") is not None:
-                    code = FAILED
-                name = entry.get("order")
-                if name == "AB":
-                    ab = code
-                elif name == "BA":
-                    ba = code
-                else:
-                    break
-            else:
-                return ab, ba
-        return self._bad_orders(orders, line)
-
-    def _bad_orders(self, orders: Any, line: int) -> tuple[int, int]:
-        """Say exactly what is wrong with an ``orders`` list the fast path rejected."""
-        name = self.paths["orders"]
-        if not isinstance(orders, list):
-            raise InputError("expected a list", file=self.name, line=line, field=name)
-        for number, entry in enumerate(orders):
-            where = f"{name}[{number}]"
-            if not isinstance(entry, dict) or entry.get("order") not in ("AB", "BA"):
-                raise InputError("expected an object with \"order\": \"AB\" or \"BA\"",
-                                 file=self.name, line=line, field=where)
-            self._verdict(entry.get("verdict"), line, where + ".verdict")
-        raise AssertionError("unreachable: the fast path accepted nothing wrong")
-
     def finish(self) -> Judgments:
-        cols = {name: np.frombuffer(values, dtype=values.typecode) if len(values) else
-                np.empty(0, dtype=values.typecode) for name, values in self.cols.items()}
+        cols: dict[str, Any] = {
+            name: np.frombuffer(values, dtype=values.typecode) if len(values) else
+            np.empty(0, dtype=values.typecode) for name, values in self.cols.items()}
         n = len(cols["ids"])
-        for name, fill in (("verdict", FAILED), ("order_ab", ABSENT), ("order_ba", ABSENT),
-                           ("label", NO_LABEL), ("len_a", -1), ("len_b", -1), ("group", 0)):
+        for name, fill in (("label", NO_LABEL), ("len_a", -1), ("len_b", -1), ("group", 0),
+                           ("label_value", math.nan)):
             if len(cols[name]) != n:
                 cols[name] = np.full(n, fill, dtype=cols[name].dtype)
-        for name in ("score", "label_value"):
-            if len(cols[name]) != n:
-                cols[name] = np.full(n, math.nan)
-        cols["failed"] = cols["failed"].astype(bool)
         cols["delimited"] = cols["delimited"].astype(bool)
         groups = list(self.group_codes)
         check_unique(cols["ids"], cols["lines"], self.name)
-        return Judgments(file=self.name, kind=self.kind, groups=groups, **cols)
+        cols.update(self.main.finish(n))
+        views, agreement, names = self.views.finish(n)
+        return Judgments(file=self.name, kind=self.kinds.name, groups=groups, **cols,
+                         views=views, panel_agreement=agreement, judge=names["judge"],
+                         template=names["template"], vote=names["vote"])
 
 
 def _text_length(value: Any) -> int:
@@ -334,7 +284,7 @@ def _text_length(value: Any) -> int:
 
 
 def _group_value(value: Any) -> str:
-    if value is _MISSING or value is None:
+    if value is MISSING or value is None:
         return MISSING_GROUP
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 

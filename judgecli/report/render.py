@@ -2,7 +2,8 @@
 
 One file: a table of every figure that could be computed, then the confusion matrix.
 Several files, or ``--by``: one row per file or group, side by side, with the main figures;
-``--json`` has all of them.
+``--json`` has all of them. Then, when the files hold two judgments or more (a panel's
+members, a review, several files), the judge x template table (``judges``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+
+from .judges import judge_table
 
 
 def _frac(v: Any) -> str:
@@ -52,6 +55,7 @@ FIGURES: list[tuple[str, str, str, Callable[[Any], str]]] = [
     ("labels", "precision", "precision (macro)", _frac),
     ("labels", "recall", "recall (macro)", _frac),
     ("labels", "f1", "F1 (macro)", _frac),
+    ("labels", "f1_fail", "F1 of fail (fail = positive)", _frac),
     ("labels", "kappa", "Cohen's kappa", _frac),
     ("labels", "agreement_by_order", "agreement by order", _by_order),
     ("labels", "agreement_both_orders", "agreement in both orders (Auto-J)", _frac),
@@ -69,6 +73,7 @@ FIGURES: list[tuple[str, str, str, Callable[[Any], str]]] = [
     ("wins", "sign_test_p", "sign test p", _p),
     ("wins", "tie_rate", "tie rate", _frac),
     ("wins", "longer_wins", "longer answer wins", _frac),
+    ("wins", "pass_rate", "pass rate", _frac),
     ("grades", "mean_score", "mean score", lambda v: f"{v:.3g}"),
     ("grades", "pearson", "Pearson r", _frac),
     ("grades", "pearson_p", "Pearson p", _p),
@@ -81,14 +86,29 @@ FIGURES: list[tuple[str, str, str, Callable[[Any], str]]] = [
     ("reliability", "accuracy_at_coverage", "accuracy at coverage", _coverage),
     ("reliability", "auroc", "AUROC (confidence vs correct)", _frac),
     ("reliability", "ece", "ECE (10 bins)", _frac),
+    ("panel", "panel_members", "panel members", str),
+    ("panel", "panel_alpha", "Krippendorff's alpha (members)", _frac),
+    ("panel", "panel_agreement", "member pairs agreeing (mean)", _frac),
+    ("panel", "panel_unanimous", "unanimous items", _frac),
+    ("review", "n_reviewed", "reviewed", str),
+    ("review", "review_changed", "changed by the review", _frac),
+    ("review", "agreement_before_review", "agreement before review", _frac),
+    ("review", "agreement_after_review", "agreement after review", _frac),
+    ("review", "review_fixed", "fixed (wrong -> right)", str),
+    ("review", "review_broke", "broken (right -> wrong)", str),
 ]
 # The side-by-side table's columns and their short headings.
 SIDE_BY_SIDE = {"n": "n", "error_rate": "errors", "agreement": "agree",
                 "agreement_without_ties": "agree w/o ties", "f1": "F1", "kappa": "kappa",
+                "f1_fail": "F1 fail", "pass_rate": "pass",
                 "consistency": "consist.", "agreement_both_orders": "both orders",
                 "position_bias": "pos. bias", "win_rate": "win A", "win_rate_ci": "95% CI",
                 "tie_rate": "ties", "longer_wins": "longer wins", "spearman": "Spearman",
-                "kendall": "Kendall", "mae": "MAE", "auroc": "AUROC", "ece": "ECE"}
+                "kendall": "Kendall", "mae": "MAE", "auroc": "AUROC", "ece": "ECE",
+                "panel_alpha": "alpha", "agreement_after_review": "after review"}
+# The judge x template table's columns.
+JUDGE_COLUMNS = {"n": "n", "agreement": "agree", "f1": "F1", "kappa": "kappa",
+                 "f1_fail": "F1 fail", "mae": "MAE", "spearman": "Spearman"}
 _FORMAT = {key: (label, fmt) for _, key, label, fmt in FIGURES}
 
 
@@ -108,6 +128,7 @@ def render(summaries: Sequence[dict[str, Any]], console: Console | None = None) 
         _one(summaries[0], console)
     else:
         _side_by_side(summaries, console)
+    _judges(summaries, console)
 
 
 def _one(summary: dict[str, Any], console: Console) -> None:
@@ -125,7 +146,7 @@ def _one(summary: dict[str, Any], console: Console) -> None:
         section = name
         table.add_row(label, fmt(summary[key]))
     console.print(table)
-    if summary.get("kind") == "pair" and not summary.get("n_labeled"):
+    if summary.get("kind") in ("pair", "binary") and not summary.get("n_labeled"):
         console.print("no gold labels: agreement figures need `label` in the records or "
                       "--labels FILE")
     confusion = summary.get("confusion")
@@ -158,4 +179,26 @@ def _side_by_side(summaries: Sequence[dict[str, Any]], console: Console) -> None
                  for k in keys]
         table.add_row(*([file] if len(summaries) > 1 else []), *([group] if grouped else []),
                       *cells)
+    console.print(table)
+
+
+def _judges(summaries: Sequence[dict[str, Any]], console: Console) -> None:
+    rows = judge_table(list(summaries))
+    if sum(row["group"] is None for row in rows) < 2:
+        return  # one judgment: the tables above say it all
+    keys = [k for k in JUDGE_COLUMNS if k == "n" or any(r.get(k) is not None for r in rows)]
+    grouped = any(row["group"] is not None for row in rows)
+    table = Table(title="judges (rows: judge x template)", title_justify="left")
+    if len(summaries) > 1:
+        table.add_column("file", no_wrap=True)
+    for name in ("judge", "template", "source", *(["group"] if grouped else [])):
+        table.add_column(name, no_wrap=True)
+    for key in keys:
+        table.add_column(JUDGE_COLUMNS[key], justify="right")
+    for row in rows:
+        names = [row[k] or ("(all)" if k == "group" else "-")
+                 for k in ("judge", "template", "source", *(["group"] if grouped else []))]
+        cells = [str(row[k]) if k == "n" else (_frac(row[k]) if row[k] is not None else "-")
+                 for k in keys]
+        table.add_row(*([row["file"]] if len(summaries) > 1 else []), *names, *cells)
     console.print(table)

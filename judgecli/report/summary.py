@@ -9,7 +9,13 @@ is null where it cannot be computed (no labels, one order only, no confidence...
   label; an order that failed makes its item inconsistent; it is left out of the win rate
   (there is nothing to be wrong about without labels).
 * ``tie``: it counts as a tie everywhere, as JudgeLM and PandaLM count unparseable output.
+  Binary (pass / fail) judgments have no tie: ``tie`` is refused for them.
 * ``drop``: the item is left out of every figure (an item with one failed order too).
+
+Binary judgments get the label figures, ``pass_rate`` and the reliability figures; the
+win-rate, position and length figures need two answers and stay null. A panel's file adds
+the members' agreement (``panel``), a reviewed file what the review changed (``review``), and
+every file a row per judgment it holds in ``judges`` (``judges``).
 
 ``n_failed`` and ``error_rate`` (failed judgments / items) are shown whatever the choice, and
 so is ``n_delimiter_answers``: items whose answers hold the template's own delimiters, which
@@ -36,16 +42,21 @@ from .agreement import (
 )
 from .bias import BIAS_KEYS, longer_wins, position_figures, verdicts_by_order
 from .codes import ERROR, FAILED, NO_LABEL, TIE
+from .columns import BINARY, PAIR, SINGLE
+from .judges import judge_rows
 from .labels import join_labels, read_labels
-from .load import PAIR, SINGLE, Judgments, read_judgments, shared_items
+from .load import Judgments, read_judgments, shared_items
+from .panel import PANEL_KEYS, member_values, panel_figures
 from .reliability import RELIABILITY_KEYS, reliability_figures
-from .winrate import RESAMPLES, WIN_KEYS, win_figures
+from .review import REVIEW_KEYS, review_figures
+from .winrate import RESAMPLES, WIN_KEYS, pass_rate, win_figures
 
 ERROR_POLICIES = ("wrong", "tie", "drop")
 HEAD_KEYS = ("file", "group", "kind", "errors", "n", "n_unshared", "n_labeled", "n_failed",
              "error_rate", "n_delimiter_answers")
 KEYS = (*HEAD_KEYS, *LABEL_KEYS, *ORDER_KEYS, *BIAS_KEYS, "verdicts_by_order", *WIN_KEYS,
-        "longer_wins", "n_length_decided", "mean_score", *NUMERIC_KEYS, *RELIABILITY_KEYS)
+        "pass_rate", "longer_wins", "n_length_decided", "mean_score", *NUMERIC_KEYS,
+        *RELIABILITY_KEYS, *PANEL_KEYS, *REVIEW_KEYS)
 
 
 @dataclass(frozen=True)
@@ -85,16 +96,23 @@ def build_report(paths: Sequence[str], options: ReportOptions = ReportOptions(),
 
 def summarise(judgments: Judgments, options: ReportOptions = ReportOptions(), *,
               n_unshared: int = 0) -> dict[str, Any]:
+    """One file's figures; ``groups`` with ``--by``; ``judges``: the judge x template rows."""
+    def view_figures(view: Judgments) -> dict[str, Any]:
+        return figures(view, options)
+
     out = figures(judgments, options)
     out["n_unshared"] = n_unshared
+    rows = judge_rows(judgments, out, view_figures)
     if options.by:
         # Sort once by group and slice, so many groups cost one pass, not one per group.
         order = np.argsort(judgments.group, kind="stable")
         bounds = np.searchsorted(judgments.group[order], np.arange(len(judgments.groups) + 1))
-        out["groups"] = [
-            {**figures(judgments.subset(order[bounds[code]:bounds[code + 1]]), options),
-             "group": name}
-            for code, name in enumerate(judgments.groups)]
+        out["groups"] = []
+        for code, name in enumerate(judgments.groups):
+            part = judgments.subset(order[bounds[code]:bounds[code + 1]])
+            out["groups"].append({**figures(part, options), "group": name})
+            rows.extend(judge_rows(part, out["groups"][-1], view_figures, group=name))
+    out["judges"] = rows
     return out
 
 
@@ -115,11 +133,28 @@ def figures(j: Judgments, options: ReportOptions) -> dict[str, Any]:
         scored = j.score[~np.isnan(j.score)]
         out["mean_score"] = float(scored.mean()) if len(scored) else None
         out.update(numeric_figures(j.score, j.label_value))
-        return out
-    out["n_labeled"] = int(np.count_nonzero(j.label != NO_LABEL))
-    if j.kind != PAIR:
-        return out  # an empty file
-    out["verdicts_by_order"] = verdicts_by_order(j.order_ab, j.order_ba)
+    else:
+        out["n_labeled"] = int(np.count_nonzero(j.label != NO_LABEL))
+        if j.kind in (PAIR, BINARY):  # else an empty file
+            _verdict_figures(j, options, out)
+    members = [view.columns for view in j.views if view.source == "member"]
+    if members:
+        grades = j.kind == SINGLE
+        out.update(panel_figures(member_values(members, grades), j.panel_agreement, grades))
+    for view in j.views:
+        if view.source == "review":
+            out.update(review_figures(j.verdict, view.columns, None if j.kind == SINGLE
+                                      else j.label, options.errors))
+    return out
+
+
+def _verdict_figures(j: Judgments, options: ReportOptions, out: dict[str, Any]) -> None:
+    binary = j.kind == BINARY
+    if binary and options.errors == "tie":
+        raise JudgecliError(f"--errors tie: {j.file} holds pass/fail judgments, which have "
+                            "no tie; use --errors wrong or drop")
+    if not binary:
+        out["verdicts_by_order"] = verdicts_by_order(j.order_ab, j.order_ba)
     keep = slice(None)
     if options.errors == "drop":
         keep = ~(j.failed | (j.order_ab == FAILED) | (j.order_ba == FAILED))
@@ -128,15 +163,17 @@ def figures(j: Judgments, options: ReportOptions) -> dict[str, Any]:
     gold = j.label[keep]
     labelled = gold != NO_LABEL
     gold_l, verdict_l = gold[labelled], verdict[labelled]
-    out.update(label_figures(gold_l, verdict_l))
-    out.update(order_figures(gold_l, ab[labelled], ba[labelled]))
-    out.update(position_figures(ab, ba))
-    out.update(win_figures(verdict, seed=options.seed, resamples=options.resamples))
-    out.update(longer_wins(verdict, j.len_a[keep], j.len_b[keep]))
+    out.update(label_figures(gold_l, verdict_l, binary=binary))
+    if binary:
+        out["pass_rate"] = pass_rate(verdict)
+    else:
+        out.update(order_figures(gold_l, ab[labelled], ba[labelled]))
+        out.update(position_figures(ab, ba))
+        out.update(win_figures(verdict, seed=options.seed, resamples=options.resamples))
+        out.update(longer_wins(verdict, j.len_a[keep], j.len_b[keep]))
     confidence = j.confidence[keep][labelled]
     sure = ~np.isnan(confidence)
     if sure.any():
         out.update(reliability_figures((verdict_l == gold_l)[sure], confidence[sure]))
     else:
         out["n_confidence"] = 0
-    return out

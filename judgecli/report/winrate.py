@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import binomtest
 
-from .codes import TIE, A, B
+from .codes import FAIL, PASS, TIE, A, B, share
 
 RESAMPLES = 2000
 WIN_KEYS = ("wins", "ties", "losses", "win_rate", "win_rate_ci", "sign_test_p", "tie_rate")
@@ -49,3 +49,9 @@ def bootstrap_ci(wins: int, ties: int, losses: int, *, seed: int = 0,
     tail = (1.0 - level) / 2 * 100
     low, high = np.percentile(rates, [tail, 100 - tail])
     return [float(low), float(high)]
+
+
+def pass_rate(verdict: np.ndarray) -> float | None:
+    """Binary judgments' counterpart of the win rate: the share of pass among the items with a
+    pass or fail verdict (a failed judgment has neither, whatever --errors says)."""
+    return share(verdict == PASS, (verdict == PASS) | (verdict == FAIL))
