@@ -171,3 +171,53 @@ def test_convert_command_line(tmp_path: Path) -> None:
                            str(tmp_path / "missing.json")], capture_output=True, text=True,
                           timeout=60)
     assert proc.returncode == 2 and "no such file" in proc.stderr
+
+
+# --- A panel of PandaLM-7B and GPT-3.5 on PandaLM's test set ------------------------------
+
+def test_panel_of_the_two_pandalm_judges(tmp_path: Path) -> None:
+    """The panel's vote, its Krippendorff's alpha and its member rows on real verdicts,
+    against krippendorff and scikit-learn called on the raw result files."""
+    from types import SimpleNamespace
+
+    import krippendorff
+    import numpy as np
+
+    from judgecli.panel import Panel
+    from judgecli.runner import JudgeOptions
+    from judgecli.templates import load_template
+
+    testset = str(_shared("pandalm", "testset-v1.json"))
+    files = [_shared("pandalm", f"{name}-testset-v1.json")
+             for name in ("pandalm-7b", "gpt-3.5-turbo")]
+    member = SimpleNamespace(options=JudgeOptions(template=load_template("pandalm")),
+                             judge=object())
+    panel = Panel([member, member], "majority")
+    judged = [list(pandalm(testset, str(f))) for f in files]
+    records = [{**first, "judgment": panel.combine([first["judgment"], second["judgment"]])}
+               for first, second in zip(*judged, strict=True)]
+    summary = _report(_write(tmp_path / "panel.jsonl", records), errors="tie")
+    code = {"A": 0, "B": 1, "tie": 2}
+    matrix = np.array([[code.get(r["judgment"]["verdict"], np.nan) for r in one]
+                       for one in judged], dtype=float)
+    assert summary["panel_members"] == 2
+    assert summary["panel_alpha"] == pytest.approx(
+        krippendorff.alpha(reliability_data=matrix, level_of_measurement="nominal"))
+    # Two members without confidences: a split vote is a tie; a failed member abstains, so
+    # the other decides alone; both failed counts as a tie here (errors="tie").
+    gold = [r["label"] for r in records]
+
+    def vote(first: Any, second: Any) -> str:
+        if first is None or second is None:
+            return first or second or "tie"
+        return first if first == second else "tie"
+
+    both = [vote(one["judgment"]["verdict"], two["judgment"]["verdict"])
+            for one, two in zip(*judged)]
+    assert summary["agreement"] == pytest.approx(accuracy_score(gold, both))
+    rows = {row["source"]: row for row in summary["judges"] if row["group"] is None
+            or row["group"] == "(all)"}
+    assert rows["judgment.panel.0"]["agreement"] == pytest.approx(0.6677, abs=1e-4)
+    assert rows["judgment.panel.1"]["agreement"] == pytest.approx(0.7107, abs=1e-4)
+    print(f"\nPandaLM test set panel (PandaLM-7B + GPT-3.5, majority): agreement "
+          f"{summary['agreement']:.3f}, alpha {summary['panel_alpha']:.3f}")
