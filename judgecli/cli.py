@@ -226,12 +226,16 @@ def _not_yet(command: str) -> NoReturn:
 def compare(
     files: Annotated[list[str], typer.Argument(
         help="Two or more answer files (JSONL, or an AlpacaEval JSON list).")],
-    judge: Annotated[str, typer.Option(
-        "--judge", "-j", help="Local model folder or hub id, hf:PATH, or openai:MODEL.")],
-    template: Annotated[str, typer.Option(
+    judge: Annotated[list[str], typer.Option(
+        "--judge", "-j", help="Local model folder or hub id, hf:PATH, or openai:MODEL; "
+                              "several times for a panel.")],
+    template: Annotated[Optional[list[str]], typer.Option(
         "--template", "-t", help="Bundled template name or a template .json file "
                                  "(default: judgelm-pair-ref where the answers have a "
-                                 "reference, else judgelm-pair).")] = "",
+                                 "reference, else judgelm-pair); once, or once per --judge."
+    )] = None,
+    panel_vote: Annotated[str, typer.Option(
+        help="A panel's vote: majority, mean or unanimous.")] = "majority",
     output: Annotated[Optional[str], typer.Option(
         "--output", "-o", help="Write the judgment records here.")] = None,
     questions: Annotated[Optional[str], typer.Option(
@@ -253,28 +257,29 @@ def compare(
     """Is model B better than model A? Judge answer files against each other."""
     import json
 
-    from .backends import load_judge
+    from .assemble import Roles, assemble
     from .compare import CompareOptions, build_pairs, compare as run_compare
     from .compare.render import render
     from .records import parse_map
     from .runner import JudgeOptions
-    from .templates import load_template
 
     # Bad files fail here, before a model is loaded.
     pairs = build_pairs(files, mapping=parse_map(field_map or []), questions=questions,
                         allow_missing=allow_missing)
     if not template:
-        template = "judgelm-pair-ref" if pairs.has_reference else "judgelm-pair"
-    options = CompareOptions(
-        judge=JudgeOptions(template=load_template(template), mode=mode, swap=swap,
-                           combine=combine),
-        output=output, resume=resume, force=force, seed=seed,
-        progress=not quiet and sys.stderr.isatty())
-    loaded = load_judge(judge, batch_size=batch_size)
+        template = ["judgelm-pair-ref" if pairs.has_reference else "judgelm-pair"]
+    roles = Roles(judges=judge, templates=template, vote=panel_vote)
+    members = roles.members()
+    roles.options = JudgeOptions(template=members[0][1], mode=mode, swap=swap,
+                                 combine=combine)
+    options = CompareOptions(judge=roles.options, output=output, resume=resume, force=force,
+                             seed=seed, progress=not quiet and sys.stderr.isatty())
+    built = assemble(roles, batch_size=batch_size)
     try:
-        result = run_compare(pairs, loaded, options)
+        result = run_compare(pairs, built.judging.judge, options, judging=built.judging)
     finally:
-        loaded.close()
+        for one in built.judges:
+            one.close()
     typer.echo(result.run.line(), err=True)
     if as_json:
         typer.echo(json.dumps({"models": result.models, "n_prompts": result.n_prompts,

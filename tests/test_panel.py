@@ -222,3 +222,31 @@ def test_dry_run_prints_each_members_template_once(tmp_path, monkeypatch, capsys
     assert "8 prompt(s); nothing judged" in err
     # Every API member's cost is estimated, the repeated judge too.
     assert err.count("estimate for openai:") == 3
+
+
+def test_compare_with_a_panel(tmp_path, tiny_judge, monkeypatch, capsys) -> None:
+    """`compare` takes a panel too: model B's answers are the GOOD ones, and the two API
+    members outvote the random local judge on every prompt."""
+    from fault_server import FaultServer
+
+    a = write_jsonl(tmp_path / "a.jsonl", [{"id": f"q{i}", "question": f"Question {i}?",
+                                            "answer": f"BAD answer {i}", "model": "weak"}
+                                           for i in range(6)])
+    b = write_jsonl(tmp_path / "b.jsonl", [{"id": f"q{i}", "question": f"Question {i}?",
+                                            "answer": f"GOOD answer {i}", "model": "strong"}
+                                           for i in range(6)])
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.setenv("JUDGECLI_CACHE_DIR", str(tmp_path / "cache"))
+    with FaultServer() as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.url)
+        out = tmp_path / "judged.jsonl"
+        code, stdout, err = cli(monkeypatch, capsys, "compare", str(a), str(b), "--judge",
+                                str(tiny_judge), "--judge", "openai:gpt-4o", "--judge",
+                                "openai:gpt-4o-mini", "-o", str(out), "--json", "-q")
+    assert code == 0, err
+    records = read_jsonl(out)
+    assert len(records) == 6
+    assert all(len(r["judgment"]["panel"]) == 3 for r in records)
+    assert all(r["judgment"]["verdict"] == "B" for r in records)
+    (pair,) = json.loads(stdout)["pairs"]
+    assert pair["model_b"] == "strong" and pair["wins"] == 6 and pair["win_rate"] == 1.0

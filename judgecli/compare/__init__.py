@@ -96,8 +96,10 @@ def _model_name(answers: list[Answer], path: str) -> str:
     return names.pop() if len(names) == 1 else os.path.splitext(os.path.basename(path))[0]
 
 
-def compare(pairs: Pairs, judge: Judge, options: CompareOptions) -> CompareResult:
-    """Judge every pair and summarise; the records go to ``options.output`` if given."""
+def compare(pairs: Pairs, judge: Judge, options: CompareOptions,
+            judging: Any = None) -> CompareResult:
+    """Judge every pair and summarise; the records go to ``options.output`` if given.
+    ``judging``: a panel (or anything with ``judge_items``) to judge with instead."""
     from ..report import ReportOptions, build_report
 
     models, records = pairs.models, pairs.records
@@ -107,7 +109,7 @@ def compare(pairs: Pairs, judge: Judge, options: CompareOptions) -> CompareResul
             handle.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
         output = options.output or os.path.join(tmp, "judged.jsonl")
         run = judge_file(pairs_path, output, judge, options.judge, resume=options.resume,
-                         force=options.force, progress=options.progress)
+                         force=options.force, progress=options.progress, judging=judging)
         has_category = any("category" in r for r in records)
         pair_report = build_report([output], ReportOptions(by=("model_a", "model_b"),
                                                            seed=options.seed))[0]
