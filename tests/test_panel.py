@@ -250,3 +250,32 @@ def test_compare_with_a_panel(tmp_path, tiny_judge, monkeypatch, capsys) -> None
     assert all(r["judgment"]["verdict"] == "B" for r in records)
     (pair,) = json.loads(stdout)["pairs"]
     assert pair["model_b"] == "strong" and pair["wins"] == 6 and pair["win_rate"] == 1.0
+
+
+def test_a_panel_stopped_by_max_cost_keeps_whole_items_and_resume_pays_nothing_twice(
+        tmp_path, monkeypatch, capsys) -> None:
+    from fault_server import FaultServer
+
+    src = write_jsonl(tmp_path / "items.jsonl", marked_items(4))
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    out = tmp_path / "panel.jsonl"
+    with FaultServer() as server:
+        common = [str(src), "--judge", "openai:gpt-4o", "--judge", "openai:gpt-4o-mini",
+                  "-t", "mtbench-pair", "--concurrency", "1", "--max-new-tokens", "64",
+                  "--base-url", server.url, "--cache-dir", str(tmp_path / "cache"),
+                  "-o", str(out), "-q"]
+        # --max-cost holds for each API judge: gpt-4o's share runs out first.
+        code, _, err = cli(monkeypatch, capsys, "judge", *common, "--max-cost", "0.008")
+        assert code == 2 and "stopped early (--max-cost)" in err
+        written = read_jsonl(out)
+        assert 0 < len(written) < 4
+        assert all(len(r["judgment"]["panel"]) == 2 and r["judgment"]["error"] is None
+                   for r in written)
+        code, _, err = cli(monkeypatch, capsys, "judge", *common, "--resume")
+        assert code == 0, err
+        # 2 judges x 4 items x 2 orders, each sent once: what gpt-4o-mini judged past the
+        # stop came from the cache on --resume.
+        assert server.total == 16
+    finished = read_jsonl(out)
+    assert [r["id"] for r in finished] == [0, 1, 2, 3]
+    assert all(r["judgment"]["verdict"] == r["label"] for r in finished)

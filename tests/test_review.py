@@ -141,3 +141,27 @@ def test_the_first_verdict_is_shown_in_the_displayed_positions(order, first, sho
     review = Review(first_judging, reviewer)  # type: ignore[arg-type]
     seen = {"order": order, "verdict": first, "error": None}
     assert review._shown({"verdict": "B"}, seen, order) == shown
+
+
+def test_a_review_stopped_by_max_cost_is_finished_by_resume(tmp_path, monkeypatch,
+                                                            capsys) -> None:
+    from fault_server import FaultServer
+
+    src = write_jsonl(tmp_path / "items.jsonl", marked_items(4))
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    out = tmp_path / "reviewed.jsonl"
+    with FaultServer() as server:
+        common = [str(src), "--judge", "openai:gpt-4o-mini", "-t", "mtbench-pair",
+                  "--review-judge", "openai:gpt-4o", "--concurrency", "1",
+                  "--max-new-tokens", "64", "--base-url", server.url,
+                  "--cache-dir", str(tmp_path / "cache"), "-o", str(out), "-q"]
+        code, _, err = cli(monkeypatch, capsys, "judge", *common, "--max-cost", "0.01")
+        assert code == 2 and "stopped early (--max-cost)" in err
+        written = read_jsonl(out)
+        assert 0 < len(written) < 4 and all("review" in r["judgment"] for r in written)
+        code, _, err = cli(monkeypatch, capsys, "judge", *common, "--resume")
+        assert code == 0, err
+        assert server.total == 16  # 4 items x 2 orders x (judge + reviewer), none twice
+    finished = read_jsonl(out)
+    assert [r["id"] for r in finished] == [0, 1, 2, 3]
+    assert all(r["judgment"]["review"]["verdict"] == r["label"] for r in finished)
