@@ -43,7 +43,8 @@ class Roles:
         elif len(templates) != len(self.judges):
             raise JudgecliError(f"{len(self.judges)} --judge but {len(templates)} --template: "
                                 "give one template for all, or one per judge, in order")
-        return [(spec, load_template(name)) for spec, name in zip(self.judges, templates)]
+        return [(spec, load_template(name))
+                for spec, name in zip(self.judges, templates, strict=True)]
 
     def check(self) -> None:
         """Refuse combinations that have no meaning, before loading a model."""

@@ -50,10 +50,10 @@ class Shard:
 def shard_done_ids(path: str) -> set[Any]:
     if not os.path.exists(path) or os.path.getsize(path) == 0:
         return set()
-    records, good = scan_output(path)
+    done, good = scan_output(path)
     with open(path, "r+b") as handle:
         handle.truncate(good)  # a torn last line of a killed run
-    return {id_key(r["id"]) for r in records}
+    return done
 
 
 def merge(shard: Shard, output: str, window_ids: Iterator[list[Any]], done: set[Any],

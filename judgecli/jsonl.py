@@ -134,13 +134,15 @@ def dumps(record: dict[str, Any]) -> str:
     return json.dumps(record, ensure_ascii=False, allow_nan=False)
 
 
-def scan_output(path: str) -> tuple[list[dict[str, Any]], int]:
-    """Read an existing output: its complete records and the byte length they occupy.
+def scan_output(path: str) -> tuple[set[Any], int]:
+    """Read an existing output: the ids of its complete records (as :func:`id_key`) and the
+    byte length those records occupy. Only the ids are kept, so resuming a run of a million
+    records holds a million ids, not a million records.
 
     A last line without its newline, or one that is not valid JSON, is a write that was
     cut off by a kill; it is not counted, and the caller truncates the file there.
     """
-    records: list[dict[str, Any]] = []
+    done: set[Any] = set()
     good = 0
     with open(path, "rb") as handle:
         for number, raw in enumerate(handle, start=1):
@@ -156,9 +158,11 @@ def scan_output(path: str) -> tuple[list[dict[str, Any]], int]:
                     ) from None
                 break
             if obj is not None:
-                records.append(obj)
+                if not isinstance(obj, dict) or "id" not in obj:
+                    raise OutputError(f"{path}:{number}: a record without 'id'; cannot resume")
+                done.add(id_key(obj["id"]))
             good += len(raw)
-    return records, good
+    return done, good
 
 
 class JsonlWriter:
@@ -188,11 +192,7 @@ def open_output(path: str | None, *, resume: bool, force: bool) -> tuple[JsonlWr
     done: set[Any] = set()
     exists = os.path.exists(path) and os.path.getsize(path) > 0
     if exists and resume:
-        records, good = scan_output(path)
-        for number, record in enumerate(records, start=1):
-            if "id" not in record:
-                raise OutputError(f"{path}: record {number} has no 'id'; cannot resume")
-            done.add(id_key(record["id"]))
+        done, good = scan_output(path)
         with open(path, "r+b") as handle:
             handle.truncate(good)
     elif exists and not force:

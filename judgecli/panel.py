@@ -34,7 +34,7 @@ from typing import Any
 
 from .errors import BudgetExhausted, JudgecliError
 from .jsonl import id_key
-from .parsers import FAIL, PASS, A, B, TIE
+from .parsers import FAIL, PASS, TIE, A, B
 from .records import MULTI, PAIR, Item
 from .runner import Judging
 from .templates import Template
@@ -97,7 +97,7 @@ class Panel:
     def judge_items(self, items: list[Item]) -> list[dict[str, Any]]:
         per_member, stopped = self._run_members(items)
         out = []
-        for k, item in enumerate(items):
+        for k in range(len(items)):
             records = [done[k] for done in per_member]
             if any(r is None for r in records):
                 continue  # a member stopped early (--max-cost): left for --resume

@@ -21,8 +21,9 @@ from typing import Any
 
 from .backends.base import Completion, Request
 from .errors import BudgetExhausted, JudgecliError
+from .jsonl import id_key
 from .panel import template_verdicts, verdict_kind
-from .parsers import A, B, TIE
+from .parsers import TIE, A, B
 from .records import Item
 from .runner import Judging
 from .templates import Template, placeholders
@@ -61,10 +62,17 @@ class Review:
         self.reviewer.check_item(item)
 
     def judge_items(self, items: list[Item]) -> list[dict[str, Any]]:
-        records = self.first.judge_items(items)
+        stopped: BudgetExhausted | None = None
+        try:
+            records = self.first.judge_items(items)
+        except BudgetExhausted as stop:
+            # Review what the first judge finished; the rest is left for --resume.
+            stopped, records = stop, list(stop.records)
+            finished = {id_key(r["id"]) for r in records}
+            items = [item for item in items if id_key(item.id) in finished]
         requests: list[Request] = []
         spans: list[tuple[int, int] | None] = []
-        for item, record in zip(items, records):
+        for item, record in zip(items, records, strict=True):
             judgment = record["judgment"]
             if judgment.get("error") is not None or self._first_value(judgment) is None:
                 spans.append(None)  # nothing to review
@@ -72,14 +80,13 @@ class Review:
             mine = self.reviewer.requests(item, self._extra(item, judgment))
             spans.append((len(requests), len(mine)))
             requests.extend(mine)
-        stopped: BudgetExhausted | None = None
         completions: list[Completion | None]
         try:
             completions = list(self.reviewer.judge.complete(requests)) if requests else []
         except BudgetExhausted as stop:
             completions, stopped = list(stop.completions), stop
         out = []
-        for item, record, span in zip(items, records, spans):
+        for item, record, span in zip(items, records, spans, strict=True):
             if span is not None:
                 start, n = span
                 got = completions[start:start + n]

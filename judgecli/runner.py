@@ -336,7 +336,7 @@ def _open_shard(shard: Shard, output_path: str | None, *, resume: bool, force: b
     main_done: set[Any] = set()
     if os.path.exists(output_path) and os.path.getsize(output_path) > 0:
         if resume:
-            main_done = {id_key(r["id"]) for r in scan_output(output_path)[0]}
+            main_done = scan_output(output_path)[0]
         elif not force:
             raise OutputError(f"{output_path} exists; use --resume to finish it or --force "
                               "to overwrite it")

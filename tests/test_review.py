@@ -143,19 +143,23 @@ def test_the_first_verdict_is_shown_in_the_displayed_positions(order, first, sho
     assert review._shown({"verdict": "B"}, seen, order) == shown
 
 
-def test_a_review_stopped_by_max_cost_is_finished_by_resume(tmp_path, monkeypatch,
-                                                            capsys) -> None:
+@pytest.mark.parametrize("first,reviewer,cap", [
+    ("openai:gpt-4o-mini", "openai:gpt-4o", "0.01"),  # the reviewer runs out
+    ("openai:gpt-4o", "openai:gpt-4o-mini", "0.008")])  # the first judge runs out
+def test_a_review_stopped_by_max_cost_is_finished_by_resume(tmp_path, monkeypatch, capsys,
+                                                            first, reviewer, cap) -> None:
+    """Whichever runs out first (the dearer judge), nothing is written unreviewed."""
     from fault_server import FaultServer
 
     src = write_jsonl(tmp_path / "items.jsonl", marked_items(4))
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     out = tmp_path / "reviewed.jsonl"
     with FaultServer() as server:
-        common = [str(src), "--judge", "openai:gpt-4o-mini", "-t", "mtbench-pair",
-                  "--review-judge", "openai:gpt-4o", "--concurrency", "1",
+        common = [str(src), "--judge", first, "-t", "mtbench-pair",
+                  "--review-judge", reviewer, "--concurrency", "1",
                   "--max-new-tokens", "64", "--base-url", server.url,
                   "--cache-dir", str(tmp_path / "cache"), "-o", str(out), "-q"]
-        code, _, err = cli(monkeypatch, capsys, "judge", *common, "--max-cost", "0.01")
+        code, _, err = cli(monkeypatch, capsys, "judge", *common, "--max-cost", cap)
         assert code == 2 and "stopped early (--max-cost)" in err
         written = read_jsonl(out)
         assert 0 < len(written) < 4 and all("review" in r["judgment"] for r in written)
