@@ -88,6 +88,9 @@ def judge(
     resume: Annotated[bool, typer.Option(
         help="Skip ids already in the output and append the rest.")] = False,
     force: Annotated[bool, typer.Option(help="Overwrite an existing output.")] = False,
+    retry_errors: Annotated[bool, typer.Option(
+        help="With --resume: judge again the items whose judgment failed (their failed "
+             "records are removed from the output first).")] = False,
     skip_invalid: Annotated[bool, typer.Option(
         help="Write bad lines to FILE.rejected.jsonl and go on.")] = False,
     dry_run: Annotated[bool, typer.Option(
@@ -143,6 +146,8 @@ def judge(
     from .runner import JudgeOptions, judge_file
     from .templates import load_template
 
+    if retry_errors and not resume:
+        raise JudgecliError("--retry-errors works with --resume")
     roles = Roles(judges=judge or [], templates=template or ["judgelm-pair"], vote=panel_vote,
                   review_judge=review_judge, review_template=review_template,
                   calibration=calibration, fallback=fallback,
@@ -187,6 +192,7 @@ def judge(
     try:
         summary = judge_file(input, output, built.judging.judge, roles.options,
                              mapping=mapping, resume=resume, force=force,
+                             retry_errors=retry_errors,
                              skip_invalid=skip_invalid,
                              progress=not quiet and sys.stderr.isatty() or False,
                              judging=built.judging)

@@ -183,8 +183,33 @@ class JsonlWriter:
             self._stream.close()
 
 
-def open_output(path: str | None, *, resume: bool, force: bool) -> tuple[JsonlWriter, set[Any]]:
-    """Open the output for appending; with resume, return the ids already judged there."""
+def drop_failed(path: str) -> int:
+    """``--retry-errors``: rewrite ``path`` without its failed judgments (``judgment.error``
+    set), so that ``--resume`` judges those items again. Streams the file (memory stays
+    flat) and replaces it atomically; a torn last line is left for ``scan_output``."""
+    dropped = 0
+    temporary = path + ".retry-errors.tmp"
+    with open(path, "rb") as source, open(temporary, "wb") as kept:
+        for raw in source:
+            try:
+                record = json.loads(raw) if raw.endswith(b"\n") else None
+            except ValueError:
+                record = None  # not ours to judge here: scan_output names it
+            judgment = record.get("judgment") if isinstance(record, dict) else None
+            if isinstance(judgment, dict) and judgment.get("error") is not None:
+                dropped += 1
+                continue
+            kept.write(raw)
+        kept.flush()
+        os.fsync(kept.fileno())
+    os.replace(temporary, path)
+    return dropped
+
+
+def open_output(path: str | None, *, resume: bool, force: bool,
+                retry_errors: bool = False) -> tuple[JsonlWriter, set[Any]]:
+    """Open the output for appending; with resume, return the ids already judged there
+    (with ``retry_errors``, failed judgments are first removed, so they are judged again)."""
     if path is None or path == STDIN:
         if resume:
             raise OutputError("--resume needs an output file (-o FILE), not stdout")
@@ -192,6 +217,8 @@ def open_output(path: str | None, *, resume: bool, force: bool) -> tuple[JsonlWr
     done: set[Any] = set()
     exists = os.path.exists(path) and os.path.getsize(path) > 0
     if exists and resume:
+        if retry_errors:
+            drop_failed(path)
         done, good = scan_output(path)
         with open(path, "r+b") as handle:
             handle.truncate(good)

@@ -244,8 +244,11 @@ def count_lines(path: str) -> int | None:
 def judge_file(input_path: str, output_path: str | None, judge: Judge, options: JudgeOptions,
                *, mapping: dict[str, str] | None = None, resume: bool = False,
                force: bool = False, skip_invalid: bool = False, progress: bool = True,
-               window: int | None = None, judging: Any = None) -> RunSummary:
+               window: int | None = None, judging: Any = None,
+               retry_errors: bool = False) -> RunSummary:
     """Judge every item of a JSONL file (or stdin) into a JSONL output (or stdout).
+
+    ``retry_errors`` (with ``resume``): judge again the items whose judgment failed.
 
     ``judging``: something with ``judge_items`` (a cascade.Cascade) to use instead of
     ``Judging(judge, options)``."""
@@ -285,9 +288,15 @@ def judge_file(input_path: str, output_path: str | None, judge: Judge, options: 
     if output_path not in (None, STDIN) and input_path != STDIN and os.path.exists(
             output_path) and os.path.samefile(input_path, output_path):
         raise OutputError(f"{output_path} is the input file; write the output elsewhere")
+    if retry_errors and not resume:
+        raise JudgecliError("--retry-errors works with --resume")
     if shard is None:
-        writer, done = open_output(output_path, resume=resume, force=force)
+        writer, done = open_output(output_path, resume=resume, force=force,
+                                   retry_errors=retry_errors)
     else:
+        if retry_errors:
+            raise JudgecliError("--retry-errors: run it in one process (the shards of a "
+                                "data-parallel run read the output at once)")
         writer, done, main_done = _open_shard(shard, output_path, resume=resume, force=force)
     total = count_lines(input_path) if progress else None
     bar = tqdm(total=total, unit="item", file=sys.stderr, disable=not progress,

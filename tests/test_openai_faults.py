@@ -220,6 +220,36 @@ def test_cli_max_cost_exit_2_and_rerun_is_free(tmp_path: Path) -> None:
         assert fresh.returncode == 0 and server.total == 16
 
 
+def test_retry_errors_judges_only_the_failed_items_again(tmp_path: Path) -> None:
+    tags = ["ok1", "bad1", "ok2", "bad2", "ok3"]
+    write_jsonl(tmp_path / "in.jsonl", pairs(*tags))
+    common = ["in.jsonl", "--judge", "openai:gpt-4o", "--template", "mtbench-pair",
+              "--retries", "0", "--no-cache", "-o", "out.jsonl"]
+    with FaultServer(script={"bad1": ["500"], "bad2": ["500"]}) as server:
+        first = cli(tmp_path, *common, "--base-url", server.url)
+        assert first.returncode == 0, first.stderr
+        before = read_jsonl(tmp_path / "out.jsonl")
+        failed = [r["id"] for r in before if r["judgment"]["error"] is not None]
+        assert failed == ["bad1", "bad2"]
+        sent = server.total
+        # --resume alone keeps the failed records; --retry-errors judges them again.
+        again = cli(tmp_path, *common, "--base-url", server.url, "--resume")
+        assert again.returncode == 0 and server.total == sent
+        retried = cli(tmp_path, *common, "--base-url", server.url, "--resume",
+                      "--retry-errors")
+        assert retried.returncode == 0, retried.stderr
+        assert "already done 3" in retried.stderr
+        # Both orders of the two failed items, and nothing else.
+        assert server.total - sent == 2 * 2
+    after = read_jsonl(tmp_path / "out.jsonl")
+    assert sorted(r["id"] for r in after) == sorted(tags)
+    assert all(r["judgment"]["error"] is None for r in after)
+    assert [r for r in after if r["id"] not in failed] == \
+        [r for r in before if r["id"] not in failed]  # the good records untouched
+    refused = cli(tmp_path, *common, "--base-url", "http://127.0.0.1:9/v1", "--retry-errors")
+    assert refused.returncode == 2 and "--retry-errors works with --resume" in refused.stderr
+
+
 # -- the key -----------------------------------------------------------------------------------
 def test_the_key_never_appears_in_outputs_logs_cache_or_errors(tmp_path: Path) -> None:
     write_jsonl(tmp_path / "in.jsonl", pairs("a", "b", "c"))
