@@ -18,6 +18,9 @@ from .errors import BudgetExhausted, JudgecliError
 if TYPE_CHECKING:
     from .templates import Prompt
 
+# USD per million (prompt, completion) tokens, standard tier. The GPT-5, GPT-4o, o3 and
+# GPT-3.5 rows agree with copies of platform.openai.com/docs/pricing from 2025-2026 (checked
+# 2026-11-22); prices change, so --price-in / --price-out override the table.
 PRICES: dict[str, tuple[float, float]] = {
     "gpt-5": (1.25, 10.00),
     "gpt-5-mini": (0.25, 2.00),
