@@ -8,9 +8,10 @@ judges, so no backend knows it is in a panel.
 The votes (``--panel-vote``), over the members that returned a verdict (a failed member
 abstains; when all fail, the item fails):
 
-* ``majority``: the verdict most members give. A split vote is broken by the tied verdicts'
-  summed member confidence; still tied (no confidences), a pairwise item is a tie and a
-  pass/fail item fails (the cautious call for safety checks). For 1-10 grades, the median.
+* ``majority``: the verdict most members give. A split vote is broken by the voters' summed
+  probability of their verdict (each member's orders averaged); still tied (no
+  probabilities), a pairwise item is a tie and a pass/fail item fails (the cautious call
+  for safety checks). For 1-10 grades, the median.
 * ``mean``: the members' verdict probabilities averaged (each member's orders averaged; a
   member without probabilities counts as certain of its verdict), then the most probable
   verdict, ties broken as above. For grades, the mean.
@@ -196,11 +197,15 @@ class Panel:
         return verdict, mean[verdict]
 
     def _break_tie(self, tied: list[str], voting: list[dict[str, Any]]) -> str:
-        weight = {c: sum(float(j.get("confidence") or 0.0) for j in voting
-                         if j["verdict"] == c) for c in tied}
+        # Each voter weighs in with its own probability of its verdict, its orders averaged:
+        # not the strict-combine confidence, which calls a tie from two disagreeing orders
+        # near-certain. Members without probabilities weigh 1 each and cannot break a tie.
+        classes = PAIR_VERDICTS if self.kind == "pair" else BINARY_VERDICTS
+        weight = {c: sum(_distribution(j, classes)[c] for j in voting if j["verdict"] == c)
+                  for c in tied}
         best = max(weight.values())
         leaders = [c for c in tied if weight[c] >= best - 1e-12]
-        return leaders[0] if len(leaders) == 1 and best > 0 else self._undecided()
+        return leaders[0] if len(leaders) == 1 else self._undecided()
 
     def _undecided(self) -> str:
         return TIE if self.kind == "pair" else FAIL

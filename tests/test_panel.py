@@ -46,8 +46,16 @@ def test_majority_takes_the_most_common_verdict_and_keeps_every_member() -> None
 
 
 def test_a_split_majority_breaks_by_confidence_else_ties() -> None:
-    split = [pair_vote("A", confidence=0.6), pair_vote("B", confidence=0.9)]
+    unsure_a = ({"A": 0.6, "B": 0.3, "tie": 0.1},) * 2
+    sure_b = ({"A": 0.05, "B": 0.9, "tie": 0.05},) * 2
+    split = [pair_vote("A", unsure_a), pair_vote("B", sure_b)]
     assert panel("majority", n=2).combine(split)["verdict"] == "B"
+    # A strict-combine tie from two disagreeing orders has a confidence near 1, but its own
+    # averaged probability of "tie" is small: it loses the split to a confident A.
+    torn_tie = pair_vote("tie", ({"A": 0.9, "B": 0.05, "tie": 0.05},
+                                 {"A": 0.05, "B": 0.9, "tie": 0.05}), confidence=0.99)
+    assert panel("majority", n=2).combine([torn_tie, pair_vote("A", unsure_a)])["verdict"] \
+        == "A"
     even = [pair_vote("A"), pair_vote("B")]
     assert panel("majority", n=2).combine(even)["verdict"] == "tie"
     binary = [{"verdict": "pass", "error": None, "orders": None},
