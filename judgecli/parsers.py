@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 A, B, TIE = "A", "B", "tie"
@@ -141,22 +142,29 @@ def parse_final_rating(text: str) -> Parsed:
     return Parsed(scores=(float(ast.literal_eval(found[-1])),))
 
 
+def _scores(text: str, count: int | None) -> Parsed:
+    if count is None:
+        raise ValueError("the scores parser needs a count")
+    return parse_scores(text, count)
+
+
+# The output formats a template may declare (``output.parser``): one registry, read by the
+# template validator too.
+PARSERS: dict[str, Callable[[str, int | None], Parsed]] = {
+    "scores": _scores,
+    "pandalm": lambda text, _: parse_pandalm(text),
+    "mtbench-verdict": lambda text, _: parse_mtbench_verdict(text),
+    "mtbench-rating": lambda text, _: parse_mtbench_rating(text),
+    "final-verdict": lambda text, _: parse_final_verdict(text),
+    "final-rating": lambda text, _: parse_final_rating(text),
+    "pass-fail": lambda text, _: parse_pass_fail(text),
+}
+
+
 def parse(parser: str, text: str, count: int | None = None) -> Parsed:
     """Dispatch on a template's declared parser name."""
-    if parser == "scores":
-        if count is None:
-            raise ValueError("the scores parser needs a count")
-        return parse_scores(text, count)
-    if parser == "pandalm":
-        return parse_pandalm(text)
-    if parser == "mtbench-verdict":
-        return parse_mtbench_verdict(text)
-    if parser == "mtbench-rating":
-        return parse_mtbench_rating(text)
-    if parser == "pass-fail":
-        return parse_pass_fail(text)
-    if parser == "final-verdict":
-        return parse_final_verdict(text)
-    if parser == "final-rating":
-        return parse_final_rating(text)
-    raise ValueError(f"unknown parser {parser!r}")
+    try:
+        reader = PARSERS[parser]
+    except KeyError:
+        raise ValueError(f"unknown parser {parser!r}") from None
+    return reader(text, count)

@@ -31,12 +31,11 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError, TemplateError
+from .parsers import PARSERS
 from .records import MULTI, PAIR, SINGLE, Item
 
 KINDS = (PAIR, SINGLE, MULTI)
 STYLES = ("completion", "chat")
-PARSERS = ("scores", "pandalm", "mtbench-verdict", "mtbench-rating", "pass-fail",
-           "final-verdict", "final-rating")
 ORDERS = ("AB", "BA")
 
 # The number words JudgeLM's multi-answer script uses (gen_model_judgement_multi.py num2words).
