@@ -18,3 +18,17 @@ judgecli judge examples/pairs.jsonl --judge examples/demo-judge --template judge
 #
 #     judgecli judge examples/labelled.jsonl --judge examples/demo-judge \
 #         --template judgelm-pair-ref -q -o labelled.judged.jsonl
+#     judgecli report labelled.judged.jsonl --by domain
+#
+# A panel: the demo judge with the reference-supported template and without it, voting by
+# majority; the report has a row per member and Krippendorff's alpha of the two.
+#
+#     judgecli judge examples/labelled.jsonl --judge examples/demo-judge \
+#         --judge examples/demo-judge -t judgelm-pair-ref -t judgelm-pair -q -o panel.jsonl
+#     judgecli report panel.jsonl --by domain
+#
+# With an OpenAI-compatible server at hand, a second-level review of each verdict:
+#
+#     judgecli judge examples/pairs.jsonl --judge examples/demo-judge -t judgelm-pair-ref \
+#         --review-judge openai:gpt-4o-mini -o reviewed.jsonl
+#     judgecli report reviewed.jsonl
