@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import InputError
-from .jsonl import display_name, id_key, iter_raw, parse_line
+from .jsonl import display_name, iter_raw, parse_line
 
 PAIR, SINGLE, MULTI = "pair", "single", "multi"
 PAIR_LABELS = ("A", "B", "tie")
@@ -224,8 +224,10 @@ def read_items(path: str, mapping: dict[str, str] | None = None,
     ``on_invalid(line, raw_line, error)``, when given, receives bad lines instead of
     stopping the run (``--skip-invalid``).
     """
+    from .idset import IdSet  # numpy: imported when items are read, not at `--help`
+
     name = display_name(path)
-    seen: set[Any] = set()
+    seen = IdSet()
     for line, raw in iter_raw(path):
         try:
             record = parse_line(raw, file=name, line=line)
@@ -233,13 +235,12 @@ def read_items(path: str, mapping: dict[str, str] | None = None,
                 continue
             item = to_item(apply_map(record, mapping or {}, file=name, line=line), file=name,
                            line=line)
-            key = id_key(item.id)
-            if key in seen:
+            if item.id in seen:
                 raise InputError(f"duplicate id {item.id!r}", file=name, line=line, field="id")
         except InputError as exc:
             if on_invalid is None:
                 raise
             on_invalid(line, raw, exc)
             continue
-        seen.add(key)
+        seen.add(item.id)
         yield item
