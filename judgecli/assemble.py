@@ -65,6 +65,16 @@ class Roles:
         if self.review_template and not self.review_judge:
             raise JudgecliError("--review-template needs --review-judge")
 
+    def check_backend_options(self, api_options: dict[str, Any],
+                              base_model: str | None) -> None:
+        """API options need an API judge; ``--base-model`` one local judge."""
+        if api_options and "openai" not in self.backends():
+            given = ", ".join("--no-cache" if k == "cache" else "--" + k.replace("_", "-")
+                              for k in api_options)
+            raise JudgecliError(f"{given}: only for API judges (--judge openai:MODEL)")
+        if base_model and (len(self.judges) != 1 or split_spec(self.judges[0])[0] != "hf"):
+            raise JudgecliError("--base-model: only for one local judge")
+
     def backends(self) -> set[str]:
         specs = [*self.judges, self.review_judge, self.fallback]
         return {split_spec(s)[0] for s in specs if s}

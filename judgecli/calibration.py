@@ -327,3 +327,28 @@ def dump(calibration: dict[str, Any]) -> str:
         return value
 
     return json.dumps(finite(calibration), indent=2)
+
+
+def judge_labelled(labelled: str, judge: str, template: str, *, base_model: str | None = None,
+                   batch_size: int | None = None, output: str | None = None,
+                   progress: bool = False) -> tuple[Labelled, str]:
+    """Judge labelled items with a local judge (for ``calibrate LABELLED --judge J``); the
+    judgments go to ``output`` if given. Returns what :func:`read_labelled` reads from
+    them, and the run's summary line."""
+    import tempfile
+
+    from .backends import load_judge
+    from .runner import JudgeOptions, judge_file
+    from .templates import load_template
+
+    options = JudgeOptions(template=load_template(template))
+    with tempfile.TemporaryDirectory(prefix="judgecli-calibrate-") as tmp:
+        judged = output or os.path.join(tmp, "judged.jsonl")
+        loaded = load_judge(judge, batch_size=batch_size,
+                            **({"base_model": base_model} if base_model else {}))
+        try:
+            summary = judge_file(labelled, judged, loaded, options, force=True,
+                                 progress=progress)
+        finally:
+            loaded.close()
+        return read_labelled(judged), summary.line()

@@ -8,7 +8,7 @@ every judgment already written.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Annotated, NoReturn, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
@@ -141,7 +141,6 @@ def judge(
 ) -> None:
     """Judge each record of a JSONL file and write it back with a `judgment`."""
     from .assemble import Roles, assemble, show_prompts
-    from .backends import split_spec
     from .records import parse_map
     from .runner import JudgeOptions, judge_file
     from .templates import load_template
@@ -162,13 +161,7 @@ def judge(
         temperature=temperature, timeout=timeout, retries=retries, max_cost=max_cost,
         price_in=price_in, price_out=price_out, cache_dir=cache_dir,
         cache=False if no_cache else None).items() if v is not None}
-    backends = roles.backends() if judge else set()
-    if api_options and "openai" not in backends:
-        given = ", ".join("--no-cache" if k == "cache" else "--" + k.replace("_", "-")
-                          for k in api_options)
-        raise JudgecliError(f"{given}: only for API judges (--judge openai:MODEL)")
-    if base_model and (not judge or len(judge) > 1 or split_spec(judge[0])[0] != "hf"):
-        raise JudgecliError("--base-model: only for one local judge")
+    roles.check_backend_options(api_options, base_model)
     if dry_run:
         count, estimates = show_prompts(input, roles.options, members, sys.stdout,
                                         mapping=mapping, price_in=price_in,
@@ -183,10 +176,9 @@ def judge(
     if not judge:
         raise JudgecliError("--judge is required (a model folder, a hub id, or openai:MODEL)")
     if output and not (resume or force):
-        from .jsonl import open_output  # fail before loading a model, not after
-        import os
-        if os.path.exists(output) and os.path.getsize(output) > 0:
-            open_output(output, resume=False, force=False)
+        from .jsonl import refuse_existing
+
+        refuse_existing(output)  # before loading a model, not after
     built = assemble(roles, batch_size=batch_size, api_options=api_options,
                      local_options={"base_model": base_model} if base_model else None)
     try:
@@ -216,11 +208,6 @@ def _print_usage(judge: Judge) -> None:
     report = judge.usage_report()
     if report:
         typer.echo(report, err=True)
-
-
-def _not_yet(command: str) -> NoReturn:
-    typer.echo(f"judgecli: '{command}' is not implemented yet", err=True)
-    raise typer.Exit(2)
 
 
 @app.command(epilog="Examples:\n\n"
@@ -333,34 +320,21 @@ def calibrate(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Which indicator predicts the judge's correctness; a threshold for the cascade."""
-    import os
-    import tempfile
-
-    from .calibration import calibrate as fit, dump, read_labelled
+    from .calibration import calibrate as fit, dump, judge_labelled, read_labelled
     from .calibration_render import render as render_calibration
 
     if (labelled is None) == (judgments is None):
         raise JudgecliError("give LABELLED with --judge, or --judgments FILE")
     if budget is None and target_accuracy is None:
         target_accuracy = 0.9
-    with tempfile.TemporaryDirectory(prefix="judgecli-calibrate-") as tmp:
-        if labelled is not None:
-            if not judge:
-                raise JudgecliError("--judge is required to judge LABELLED")
-            from .backends import load_judge
-            from .runner import JudgeOptions, judge_file
-            from .templates import load_template
-
-            judgments = judged_output or os.path.join(tmp, "judged.jsonl")
-            loaded = load_judge(judge, batch_size=batch_size,
-                                **({"base_model": base_model} if base_model else {}))
-            try:
-                summary = judge_file(labelled, judgments, loaded,
-                                     JudgeOptions(template=load_template(template)),
-                                     force=True, progress=not quiet and sys.stderr.isatty())
-            finally:
-                loaded.close()
-            typer.echo(summary.line(), err=True)
+    if labelled is not None:
+        if not judge:
+            raise JudgecliError("--judge is required to judge LABELLED")
+        data, line = judge_labelled(labelled, judge, template, base_model=base_model,
+                                    batch_size=batch_size, output=judged_output,
+                                    progress=not quiet and sys.stderr.isatty())
+        typer.echo(line, err=True)
+    else:
         assert judgments is not None
         data = read_labelled(judgments)
     fallback = read_labelled(fallback_judgments) if fallback_judgments else None

@@ -14,13 +14,14 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import OutputError
-from .jsonl import id_key, scan_output
+from .errors import InputError, OutputError
+from .jsonl import STDIN, JsonlWriter, id_key, scan_output
+from .records import Item, read_items
 
 MERGE_TIMEOUT = 7 * 24 * 3600.0  # process 0 waits for the slowest shard this long at most
 
@@ -97,3 +98,39 @@ def _lines(path: str) -> Iterator[tuple[Any, bytes]]:
         for raw in handle:
             if raw.strip():
                 yield json.loads(raw)["id"], raw
+
+
+def open_shard(shard: Shard, output_path: str | None, *, resume: bool, force: bool,
+                ) -> tuple[JsonlWriter, set[Any], set[Any]]:
+    if output_path is None or output_path == STDIN:
+        raise OutputError("judging with several processes needs an output file (-o FILE)")
+    main_done: set[Any] = set()
+    if os.path.exists(output_path) and os.path.getsize(output_path) > 0:
+        if resume:
+            main_done = scan_output(output_path)[0]
+        elif not force:
+            raise OutputError(f"{output_path} exists; use --resume to finish it or --force "
+                              "to overwrite it")
+    part = shard.part(output_path)
+    for stale in ((part + ".done", part) if not resume else (part + ".done",)):
+        if os.path.exists(stale):
+            os.remove(stale)
+    done = main_done | shard_done_ids(part)
+    return JsonlWriter(open(part, "ab"), close=True), done, main_done
+
+
+def window_ids(input_path: str, mapping: dict[str, str] | None,
+                check_item: Callable[[Item], None], size: int) -> Iterator[list[Any]]:
+    """The ids of each input window, as judge_file formed them (bad lines left out)."""
+    ids: list[Any] = []
+    for item in read_items(input_path, mapping, lambda *_: None):
+        try:
+            check_item(item)
+        except InputError:
+            continue
+        ids.append(item.id)
+        if len(ids) == size:
+            yield ids
+            ids = []
+    if ids:
+        yield ids

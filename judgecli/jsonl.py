@@ -206,6 +206,13 @@ def drop_failed(path: str) -> int:
     return dropped
 
 
+def refuse_existing(path: str) -> None:
+    """An output that exists is neither resumed nor overwritten unless asked to be."""
+    if os.path.exists(path) and os.path.getsize(path) > 0:
+        raise OutputError(
+            f"{path} exists; use --resume to finish it or --force to overwrite it")
+
+
 def open_output(path: str | None, *, resume: bool, force: bool,
                 retry_errors: bool = False) -> tuple[JsonlWriter, set[Any]]:
     """Open the output for appending; with resume, return the ids already judged there
@@ -223,8 +230,7 @@ def open_output(path: str | None, *, resume: bool, force: bool,
         with open(path, "r+b") as handle:
             handle.truncate(good)
     elif exists and not force:
-        raise OutputError(
-            f"{path} exists; use --resume to finish it or --force to overwrite it")
+        refuse_existing(path)
     try:
         stream = open(path, "ab" if resume else "wb")
     except OSError as exc:

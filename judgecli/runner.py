@@ -22,8 +22,8 @@ from .confidence import line_prob, verdict_probs
 from .debias import COMBINE_RULES, OrderResult, combine, map_back
 from .indicators import indicators
 from .errors import BudgetExhausted, InputError, JudgecliError, OutputError
-from .distributed import Shard, merge, shard_done_ids
-from .jsonl import STDIN, JsonlWriter, dumps, id_key, open_output, scan_output
+from .distributed import Shard, merge, open_shard, window_ids
+from .jsonl import STDIN, dumps, id_key, open_output
 from .parsers import ParseFailure, parse
 from .records import PAIR, SINGLE, Item, read_items
 from .templates import Prompt, Template
@@ -297,7 +297,7 @@ def judge_file(input_path: str, output_path: str | None, judge: Judge, options: 
         if retry_errors:
             raise JudgecliError("--retry-errors: run it in one process (the shards of a "
                                 "data-parallel run read the output at once)")
-        writer, done, main_done = _open_shard(shard, output_path, resume=resume, force=force)
+        writer, done, main_done = open_shard(shard, output_path, resume=resume, force=force)
     total = count_lines(input_path) if progress else None
     bar = tqdm(total=total, unit="item", file=sys.stderr, disable=not progress,
                dynamic_ncols=True, desc="judging")
@@ -333,45 +333,9 @@ def judge_file(input_path: str, output_path: str | None, judge: Judge, options: 
         assert output_path is not None
         shard.finish(output_path)
         if shard.rank == 0:
-            merge(shard, output_path, _window_ids(input_path, mapping, check_item, size),
+            merge(shard, output_path, window_ids(input_path, mapping, check_item, size),
                   main_done, resume=resume)
     return summary
-
-
-def _open_shard(shard: Shard, output_path: str | None, *, resume: bool, force: bool,
-                ) -> tuple[JsonlWriter, set[Any], set[Any]]:
-    if output_path is None or output_path == STDIN:
-        raise OutputError("judging with several processes needs an output file (-o FILE)")
-    main_done: set[Any] = set()
-    if os.path.exists(output_path) and os.path.getsize(output_path) > 0:
-        if resume:
-            main_done = scan_output(output_path)[0]
-        elif not force:
-            raise OutputError(f"{output_path} exists; use --resume to finish it or --force "
-                              "to overwrite it")
-    part = shard.part(output_path)
-    for stale in ((part + ".done", part) if not resume else (part + ".done",)):
-        if os.path.exists(stale):
-            os.remove(stale)
-    done = main_done | shard_done_ids(part)
-    return JsonlWriter(open(part, "ab"), close=True), done, main_done
-
-
-def _window_ids(input_path: str, mapping: dict[str, str] | None,
-                check_item: Callable[[Item], None], size: int) -> Iterator[list[Any]]:
-    """The ids of each input window, as judge_file formed them (bad lines left out)."""
-    ids: list[Any] = []
-    for item in read_items(input_path, mapping, lambda *_: None):
-        try:
-            check_item(item)
-        except InputError:
-            continue
-        ids.append(item.id)
-        if len(ids) == size:
-            yield ids
-            ids = []
-    if ids:
-        yield ids
 
 
 def _flush(judging: Judging, items: list[Item], writer: Any, summary: RunSummary,
