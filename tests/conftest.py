@@ -29,3 +29,16 @@ def read_jsonl(path: Path) -> list[dict]:
     # Split on "\n" only: str.splitlines() would also split inside strings at U+2028 etc.
     return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n")
             if line.strip()]
+
+
+def run_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+            *args: str) -> tuple[int, str, str]:
+    """Run ``judgecli ARGS`` in this process: (exit code, stdout, stderr)."""
+    from judgecli.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["judgecli", *args])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    captured = capsys.readouterr()
+    code = exit_info.value.code
+    return (0 if code is None else int(code)), captured.out, captured.err

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import read_jsonl, write_jsonl
+from conftest import read_jsonl, run_cli, write_jsonl
 from sklearn.metrics import roc_auc_score
 
 from judgecli.calibration import (
@@ -21,7 +20,6 @@ from judgecli.calibration import (
     labelled_from,
     policy_curve,
 )
-from judgecli.cli import main
 
 
 def record(i: int, label: str, verdict: str, probs: list[dict], consistent=True,
@@ -119,12 +117,7 @@ def test_no_target_and_budget_together() -> None:
         calibrate(labelled_from(synthetic(10)), target_accuracy=0.9, budget=0.1)
 
 
-def cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["judgecli", *args])
-    with pytest.raises(SystemExit) as info:
-        main()
-    out = capsys.readouterr()
-    return int(info.value.code or 0), out.out, out.err
+cli = run_cli
 
 
 def labelled_items(n: int) -> list[dict]:

@@ -11,18 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import read_jsonl, write_jsonl
-
-from judgecli.cli import main
+from conftest import read_jsonl, run_cli, write_jsonl
 
 
-def cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["judgecli", *args])
-    with pytest.raises(SystemExit) as exit_info:
-        main()
-    captured = capsys.readouterr()
-    code = exit_info.value.code
-    return (0 if code is None else int(code)), captured.out, captured.err
+
+cli = run_cli
 
 
 def pairs(n: int) -> list[dict]:

@@ -4,13 +4,11 @@ judge and loopback API judges as members."""
 from __future__ import annotations
 
 import json
-import sys
 from types import SimpleNamespace
 
 import pytest
 
-from conftest import read_jsonl, write_jsonl
-from judgecli.cli import main
+from conftest import read_jsonl, run_cli, write_jsonl
 from judgecli.errors import JudgecliError
 from judgecli.panel import Panel, pair_agreement
 from judgecli.runner import JudgeOptions
@@ -117,12 +115,7 @@ def test_members_of_different_kinds_are_refused() -> None:
 
 # -- whole runs --------------------------------------------------------------------------
 
-def cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["judgecli", *args])
-    with pytest.raises(SystemExit) as info:
-        main()
-    out = capsys.readouterr()
-    return int(info.value.code or 0), out.out, out.err
+cli = run_cli
 
 
 def marked_items(n: int) -> list[dict]:

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from conftest import read_jsonl, write_jsonl
-from test_panel import cli, marked_items
+from conftest import read_jsonl, run_cli as cli, write_jsonl
+from test_panel import marked_items
 
 
 def recording(reply):
