@@ -280,3 +280,31 @@ def test_a_panel_stopped_by_max_cost_keeps_whole_items_and_resume_pays_nothing_t
     finished = read_jsonl(out)
     assert [r["id"] for r in finished] == [0, 1, 2, 3]
     assert all(r["judgment"]["verdict"] == r["label"] for r in finished)
+
+
+def test_the_library_path_of_the_readme(tmp_path, tiny_judge, monkeypatch) -> None:
+    """Panels and reviews without the CLI: wrap Judgings and hand them to judge_file."""
+    from fault_server import FaultServer
+
+    from judgecli import JudgeOptions, Judging, Panel, Review, judge_file, load_judge
+
+    src = write_jsonl(tmp_path / "items.jsonl", marked_items(4))
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    judge = load_judge(str(tiny_judge))
+    options = JudgeOptions(template=load_template("judgelm-pair"))
+    with FaultServer() as server:
+        api = load_judge("openai:gpt-4o-mini", base_url=server.url, cache=False)
+        try:
+            panel = Panel([Judging(judge, options), Judging(api, options)], vote="majority")
+            judge_file(str(src), str(tmp_path / "panel.jsonl"), judge, options,
+                       judging=panel, progress=False)
+            reviewer = Judging(api, JudgeOptions(template=load_template("review-pair")))
+            review = Review(Judging(judge, JudgeOptions(template=options.template,
+                                                        mode="score")), reviewer)
+            judge_file(str(src), str(tmp_path / "reviewed.jsonl"), judge, options,
+                       judging=review, progress=False)
+        finally:
+            api.close()
+    assert all(len(r["judgment"]["panel"]) == 2 for r in read_jsonl(tmp_path / "panel.jsonl"))
+    reviewed = read_jsonl(tmp_path / "reviewed.jsonl")
+    assert all(r["judgment"]["review"]["verdict"] == r["label"] for r in reviewed)
