@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from .calibration import check_fits, scaled
+from .confidence import order_average
 from .errors import BudgetExhausted
 from .indicators import indicator_value
 from .parsers import A, B, TIE
@@ -71,12 +72,11 @@ class Cascade:
 
     def _calibrate_confidence(self, judgment: dict[str, Any]) -> None:
         temperature = self.calibration.get("temperature")
-        probs = [o.get("probs") for o in judgment.get("orders", [])]
+        average = order_average(judgment.get("orders"), VERDICTS)
         verdict = judgment.get("verdict")
-        if not temperature or verdict not in VERDICTS or not probs or \
-                not all(isinstance(p, dict) for p in probs):
+        if not temperature or verdict not in VERDICTS or average is None:
             return
-        dist = np.array([sum(p.get(v, 0.0) for p in probs) / len(probs) for v in VERDICTS])
+        dist = np.array([average[v] for v in VERDICTS])
         judgment["confidence_raw"] = judgment.get("confidence")
         judgment["confidence"] = float(scaled(dist, float(temperature))[VERDICTS.index(verdict)])
 

@@ -9,6 +9,9 @@ are MT-Bench's verdict letters (A / B / C for a tie), read by an API judge from 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from .parsers import FAIL, PASS, A, B, TIE
 
 _PANDALM = {"1": A, "2": B, "tie": TIE}
@@ -51,3 +54,12 @@ def line_prob(slot_probs: tuple[dict[str, float], ...] | None, values: list[str]
     for dist, value in zip(slot_probs, values):
         prob *= dist.get(value, 0.0)
     return prob
+
+
+def order_average(orders: Any, classes: Sequence[str]) -> dict[str, float] | None:
+    """A judgment record's verdict probabilities averaged over its orders (``orders`` as
+    written in ``judgment.orders``); None unless every order has them."""
+    probs = [o.get("probs") for o in orders or ()]
+    if not probs or not all(isinstance(p, dict) for p in probs):
+        return None
+    return {c: sum(float(p.get(c, 0.0)) for p in probs) / len(probs) for c in classes}

@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from .confidence import order_average
 from .errors import BudgetExhausted, JudgecliError
 from .jsonl import id_key
 from .parsers import FAIL, PASS, TIE, A, B
@@ -239,13 +240,10 @@ class Panel:
 
 def _distribution(judgment: dict[str, Any], classes: Sequence[str]) -> dict[str, float]:
     """A member's verdict probabilities: its orders' averaged, else certain of its verdict."""
-    orders = judgment.get("orders")
-    probs = [o.get("probs") for o in orders] if orders else [judgment.get("probs")]
-    if probs and all(isinstance(p, dict) for p in probs):
-        dist = {c: sum(float(p.get(c, 0.0)) for p in probs) / len(probs) for c in classes}
-        total = sum(dist.values())
-        if total > 0:
-            return {c: v / total for c, v in dist.items()}
+    dist = order_average(judgment.get("orders") or [judgment], classes)
+    total = sum(dist.values()) if dist else 0.0
+    if dist and total > 0:
+        return {c: v / total for c, v in dist.items()}
     return {c: 1.0 if c == judgment["verdict"] else 0.0 for c in classes}
 
 

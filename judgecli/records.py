@@ -235,12 +235,11 @@ def read_items(path: str, mapping: dict[str, str] | None = None,
                 continue
             item = to_item(apply_map(record, mapping or {}, file=name, line=line), file=name,
                            line=line)
-            if item.id in seen:
+            if not seen.add(item.id):  # the last check: only a valid item's id is kept
                 raise InputError(f"duplicate id {item.id!r}", file=name, line=line, field="id")
         except InputError as exc:
             if on_invalid is None:
                 raise
             on_invalid(line, raw, exc)
             continue
-        seen.add(item.id)
         yield item

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from .backends.base import Completion, Request
 from .errors import BudgetExhausted, JudgecliError
 from .jsonl import id_key
 from .panel import template_verdicts, verdict_kind
@@ -70,31 +69,26 @@ class Review:
             stopped, records = stop, list(stop.records)
             finished = {id_key(r["id"]) for r in records}
             items = [item for item in items if id_key(item.id) in finished]
-        requests: list[Request] = []
-        spans: list[tuple[int, int] | None] = []
-        for item, record in zip(items, records, strict=True):
-            judgment = record["judgment"]
-            if judgment.get("error") is not None or self._first_value(judgment) is None:
-                spans.append(None)  # nothing to review
-                continue
-            mine = self.reviewer.requests(item, self._extra(item, judgment))
-            spans.append((len(requests), len(mine)))
-            requests.extend(mine)
-        completions: list[Completion | None]
-        try:
-            completions = list(self.reviewer.judge.complete(requests)) if requests else []
-        except BudgetExhausted as stop:
-            completions, stopped = list(stop.completions), stop
+        wanted = [(item, record) for item, record in zip(items, records, strict=True)
+                  if record["judgment"].get("error") is None
+                  and self._first_value(record["judgment"]) is not None]
+        reviewed: list[dict[str, Any]] = []
+        if wanted:
+            try:
+                reviewed = self.reviewer.judge_items(
+                    [item for item, _ in wanted],
+                    [self._extra(item, record["judgment"]) for item, record in wanted])
+            except BudgetExhausted as stop:
+                reviewed, stopped = stop.records, stop
+        by_id = {id_key(r["id"]): r["judgment"] for r in reviewed}
+        waiting = {id_key(item.id) for item, _ in wanted}
         out = []
-        for item, record, span in zip(items, records, spans, strict=True):
-            if span is not None:
-                start, n = span
-                got = completions[start:start + n]
-                if len(got) < n or any(c is None for c in got):
-                    continue  # not reviewed before the budget ran out: left for --resume
-                review = self.reviewer.record(item, [c for c in got if c is not None])
-                record["judgment"]["review"] = self._review(record["judgment"],
-                                                            review["judgment"])
+        for item, record in zip(items, records, strict=True):
+            key = id_key(item.id)
+            if key in by_id:
+                record["judgment"]["review"] = self._review(record["judgment"], by_id[key])
+            elif key in waiting:
+                continue  # not reviewed before the budget ran out: left for --resume
             out.append(record)
         if stopped is not None:
             stopped.records = out

@@ -89,12 +89,15 @@ class Judging:
                         values=template.score_line.values if template.score_line else ())
                 for order in self.options.orders(item)]
 
-    def judge_items(self, items: list[Item]) -> list[dict[str, Any]]:
-        """Judge a window of items; one output record per item, in the same order."""
+    def judge_items(self, items: list[Item],
+                    extras: list[dict[str, dict[str, str]]] | None = None,
+                    ) -> list[dict[str, Any]]:
+        """Judge a window of items; one output record per item, in the same order.
+        ``extras``: per item, the extra placeholder values of each order (a review)."""
         requests: list[Request] = []
         spans = []
-        for item in items:
-            mine = self.requests(item)
+        for number, item in enumerate(items):
+            mine = self.requests(item, extras[number] if extras else None)
             spans.append((len(requests), len(mine)))
             requests.extend(mine)
         try:
