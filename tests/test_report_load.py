@@ -137,7 +137,7 @@ def test_columns_are_compact(tmp_path: Path) -> None:
                                                a="x" * 10_000) for i in range(50)])
     j = read_judgments(path)
     per_item = sum(getattr(j, n).nbytes for n in (
-        "ids", "lines", "failed", "verdict", "order_ab", "order_ba", "label", "score",
-        "label_value", "confidence", "len_a", "len_b", "group")) / len(j)
-    assert per_item <= 80  # the 10,000-character answers are not kept
-    assert j.len_a.tolist() == [10_000] * 50
+        "ids", "lines", "failed", "verdict", "order_ab", "order_ba", "label", "confidence",
+        "longer", "delimited")) / len(j)
+    assert per_item <= 27  # the 10,000-character answers are not kept, only which is longer
+    assert j.longer.tolist() == [1] * 50

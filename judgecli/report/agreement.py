@@ -43,7 +43,20 @@ from sklearn.metrics import (
     precision_recall_fscore_support,
 )
 
-from .codes import ABSENT, BINARY_CLASSES, CLASSES, ERROR, FAIL, PASS, TIE, A, B, num, share
+from .codes import (
+    ABSENT,
+    BINARY_CLASSES,
+    CLASSES,
+    ERROR,
+    FAIL,
+    PASS,
+    TIE,
+    A,
+    B,
+    code_counts,
+    num,
+    share,
+)
 
 LABEL_KEYS = ("agreement", "agreement_without_ties", "precision", "recall", "f1", "f1_fail",
               "kappa", "confusion")
@@ -55,38 +68,50 @@ NUMERIC_KEYS = ("pearson", "pearson_p", "spearman", "spearman_p", "kendall", "ke
 def label_figures(gold: np.ndarray, pred: np.ndarray, *, binary: bool = False,
                   ) -> dict[str, Any]:
     """Verdicts (codes, or 3 for a failure counted wrong) against labels (codes): A / B / tie,
-    or pass / fail when ``binary``."""
+    or pass / fail when ``binary``. scikit-learn computes every figure from the distinct
+    (label, verdict) pairs weighted by their counts: the same figures as from the items, in
+    a few bytes an item (:func:`~judgecli.report.codes.code_counts`)."""
     out: dict[str, Any] = dict.fromkeys(LABEL_KEYS)
-    if not len(gold):
+    pairs = code_counts(gold, pred)
+    if not pairs:
         return out
+    gold_codes = np.array([g for g, _ in pairs], dtype=np.int8)
+    pred_codes = np.array([p for _, p in pairs], dtype=np.int8)
+    weight = np.array(list(pairs.values()), dtype=np.int64)
     codes, names = ((PASS, FAIL), BINARY_CLASSES) if binary else ((A, B, TIE), CLASSES)
-    present = sorted((set(np.unique(gold).tolist()) | set(np.unique(pred).tolist())) - {ERROR})
+    present = sorted({code for pair in pairs for code in pair} - {ERROR})
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         precision, recall, f1, _ = precision_recall_fscore_support(
-            gold, pred, labels=present, average="macro", zero_division=0)
-        kappa = cohen_kappa_score(gold, pred)
-    counts = confusion_matrix(gold, pred, labels=[*codes, ERROR])[:len(codes)]
+            gold_codes, pred_codes, labels=present, average="macro", zero_division=0,
+            sample_weight=weight)
+        kappa = cohen_kappa_score(gold_codes, pred_codes, sample_weight=weight)
+    counts = confusion_matrix(gold_codes, pred_codes, labels=[*codes, ERROR],
+                              sample_weight=weight)[:len(codes)]
     out.update(
-        agreement=float(accuracy_score(gold, pred)),
+        agreement=float(accuracy_score(gold_codes, pred_codes, sample_weight=weight)),
         precision=num(precision), recall=num(recall), f1=num(f1), kappa=num(kappa),
         confusion={"gold": list(names), "judge": [*names, "error"], "counts": counts.tolist()},
     )
     if binary:
-        out["f1_fail"] = f1_fail(gold, pred)
+        out["f1_fail"] = f1_fail(gold_codes, pred_codes, weight)
     else:
-        decisive = (gold != TIE) & (pred != TIE)
-        out["agreement_without_ties"] = share(gold[decisive] == pred[decisive])
+        decisive = {pair: n for pair, n in pairs.items() if TIE not in pair}
+        if decisive:
+            out["agreement_without_ties"] = sum(
+                n for (g, p), n in decisive.items() if g == p) / sum(decisive.values())
     return out
 
 
-def f1_fail(gold: np.ndarray, pred: np.ndarray) -> float | None:
+def f1_fail(gold: np.ndarray, pred: np.ndarray, weight: np.ndarray | None = None,
+            ) -> float | None:
     """F1 with "fail" the positive class. A failed judgment (ERROR) is a negative: it did not
     flag the item. Undefined (None) when no label and no verdict is fail."""
     gold_fail, pred_fail = gold == FAIL, pred == FAIL
     if not (gold_fail.any() or pred_fail.any()):
         return None
-    return float(f1_score(gold_fail, pred_fail, pos_label=True, zero_division=0))
+    return float(f1_score(gold_fail, pred_fail, pos_label=True, zero_division=0,
+                          sample_weight=weight))
 
 
 def order_figures(gold: np.ndarray, ab: np.ndarray, ba: np.ndarray) -> dict[str, Any]:

@@ -23,31 +23,33 @@ from typing import Any
 
 import numpy as np
 
-from .codes import ABSENT, CLASSES, ERROR, FAILED, A, B, share
+from .codes import ABSENT, CLASSES, ERROR, FAILED, A, B, code_counts
 
 BIAS_KEYS = ("n_both_orders", "consistency", "prefer_first", "prefer_second",
              "position_bias", "total_bias")
 
-# points for the first-presented answer, indexed by verdict code 0 (A), 1 (B), 2 (tie)
-_FIRST_POINTS = {"AB": np.array([1, -1, 0]), "BA": np.array([-1, 1, 0])}
+# points for the first-presented answer, by verdict code 0 (A), 1 (B), 2 (tie)
+_FIRST_POINTS = {"AB": (1, -1, 0), "BA": (-1, 1, 0)}
 
 
 def position_figures(ab: np.ndarray, ba: np.ndarray) -> dict[str, Any]:
-    both = (ab != ABSENT) & (ba != ABSENT)
-    ab, ba = ab[both], ba[both]
-    n = len(ab)
+    """From the counts of each (AB verdict, BA verdict) pair: a byte or two an item."""
+    both = {pair: n for pair, n in code_counts(ab, ba).items() if ABSENT not in pair}
+    n = sum(both.values())
     out: dict[str, Any] = dict.fromkeys(BIAS_KEYS)
     out["n_both_orders"] = n
     if not n:
         return out
-    valid = (ab != ERROR) & (ba != ERROR)
-    points = np.zeros(n, dtype=np.int64)
-    points[valid] = _FIRST_POINTS["AB"][ab[valid]] + _FIRST_POINTS["BA"][ba[valid]]
-    first = float(np.count_nonzero(points > 0)) / n
-    second = float(np.count_nonzero(points < 0)) / n
-    out.update(consistency=share((ab == ba) & valid), prefer_first=first,
-               prefer_second=second, position_bias=abs(first - second),
-               total_bias=first + second)
+    first = second = same = 0
+    for (in_ab, in_ba), count in both.items():
+        if ERROR in (in_ab, in_ba):
+            continue  # a failed order counted wrong: inconsistent, favours neither position
+        points = _FIRST_POINTS["AB"][in_ab] + _FIRST_POINTS["BA"][in_ba]
+        first += count if points > 0 else 0
+        second += count if points < 0 else 0
+        same += count if in_ab == in_ba else 0
+    out.update(consistency=same / n, prefer_first=first / n, prefer_second=second / n,
+               position_bias=abs(first / n - second / n), total_bias=first / n + second / n)
     return out
 
 
@@ -55,19 +57,20 @@ def verdicts_by_order(ab: np.ndarray, ba: np.ndarray) -> dict[str, dict[str, int
     """Counts of A / B / tie / failed in each order, as read (before --errors)."""
     out = {}
     for name, order in (("AB", ab), ("BA", ba)):
-        judged = order[order != ABSENT]
-        if len(judged):
-            counts = np.bincount(np.where(judged == FAILED, 3, judged), minlength=4)
-            out[name] = {**{c: int(counts[i]) for i, c in enumerate(CLASSES)},
-                         "failed": int(counts[3])}
+        counts = {code: n for (code,), n in code_counts(order).items()}
+        if sum(n for code, n in counts.items() if code != ABSENT):
+            out[name] = {**{c: counts.get(i, 0) for i, c in enumerate(CLASSES)},
+                         "failed": counts.get(FAILED, 0)}
     return out or None
 
 
-def longer_wins(verdict: np.ndarray, len_a: np.ndarray, len_b: np.ndarray) -> dict[str, Any]:
+def longer_wins(verdict: np.ndarray, longer: np.ndarray) -> dict[str, Any]:
     """Length bias: of the decisive verdicts between answers of different length (in
-    characters), the share won by the longer answer (0.5 = no preference)."""
-    known = (len_a >= 0) & (len_b >= 0) & (len_a != len_b) & ((verdict == A) | (verdict == B))
-    longer_won = (verdict == A) == (len_a > len_b)
-    return {"longer_wins": share(longer_won, known), "n_length_decided":
-            int(np.count_nonzero(known))}
-
+    characters), the share won by the longer answer (0.5 = no preference). ``longer``: 1
+    when answer A is longer, -1 when B is, 0 equal, -2 unknown."""
+    a_won, b_won = verdict == A, verdict == B
+    a_longer, b_longer = longer == 1, longer == -1
+    longer_won = np.count_nonzero(a_won & a_longer) + np.count_nonzero(b_won & b_longer)
+    decided = np.count_nonzero((a_won | b_won) & (a_longer | b_longer))
+    return {"longer_wins": longer_won / decided if decided else None,
+            "n_length_decided": int(decided)}

@@ -43,6 +43,12 @@ def as_number(value: Any, what: str, *, file: str, line: int, name: str,
     return float(value)
 
 
+def constant(n: int, value: Any, dtype: Any) -> np.ndarray:
+    """A read-only column of ``n`` equal values that takes no memory (a zero-stride view):
+    a pairwise file's grades, a file's groups without ``--by``, an unreviewed judgment's..."""
+    return np.broadcast_to(np.array(value, dtype=dtype), (n,))
+
+
 class Kinds:
     """The kind of judgment a file holds, set by its first lines and enforced on the rest."""
 
@@ -196,8 +202,8 @@ class VerdictColumns:
         for name, values in self.cols.items():
             fill = COLUMNS[name][1]
             out[name] = np.frombuffer(values, dtype=values.typecode) if n and len(values) == n \
-                else np.full(n, fill, dtype=values.typecode)
-        out["failed"] = out["failed"].astype(bool)
+                else constant(n, fill, values.typecode)
+        out["failed"] = out["failed"].view(bool)  # int8 0 / 1 read as bool, not copied
         return out
 
 

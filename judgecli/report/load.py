@@ -2,8 +2,10 @@
 
 A judgment file is what ``judgecli judge`` writes: the input record plus ``judgment``. Only
 what the report needs is kept, as numpy arrays (verdict codes, label codes, each order's
-verdict, confidence, answer lengths, group codes, a 64-bit hash of each id), so memory stays
-near 65 bytes per item whatever the records hold. (Two different ids share a hash with
+verdict, confidence, which answer is longer, group codes, a 64-bit hash of each id), so
+memory stays near 27 bytes per pairwise item whatever the records hold. A column a file
+cannot fill (grades in a pairwise file, groups without ``--by``) is one value broadcast to
+every item, not an array. (Two different ids share a hash with
 probability about n^2 / 2^65, some 3e-8 for a million items.) Lines are parsed with the standard
 library's C decoder, or with orjson when it is installed (faster, same results); a line
 either rejects is parsed again by :func:`judgecli.jsonl.parse_line`, so a bad line is named
@@ -33,7 +35,7 @@ import numpy as np
 from ..errors import InputError, JudgecliError
 from ..jsonl import display_name, iter_raw, parse_line
 from .codes import CODE, NO_LABEL, PASS
-from .columns import COLUMNS, MISSING, PAIR, Kinds, VerdictColumns, View, as_number
+from .columns import COLUMNS, MISSING, PAIR, Kinds, VerdictColumns, View, as_number, constant
 from .delimiters import holds_delimiters, record_answers
 from .views import ViewReader
 
@@ -57,6 +59,7 @@ except ImportError:  # pragma: no cover - depends on the environment
     _fast_loads = _strict_loads
 
 MISSING_GROUP = "(none)"
+LENGTH_UNKNOWN = -2  # ``longer`` of an item whose answers are not both text
 
 # Where each field the report reads lives in a judgment record; --map DST=SRC overrides.
 DEFAULT_PATHS: dict[str, str] = {
@@ -122,7 +125,7 @@ class Judgments:
     file: str
     kind: str | None  # PAIR, BINARY, SINGLE, or None for an empty file
     ids: np.ndarray  # uint64-compatible int64 hashes
-    lines: np.ndarray
+    lines: np.ndarray  # int32 line numbers (for messages)
     failed: np.ndarray  # bool: the judgment failed
     verdict: np.ndarray  # int8 (pairwise)
     order_ab: np.ndarray  # int8: the verdict judged in order AB (original A/B terms)
@@ -131,8 +134,7 @@ class Judgments:
     score: np.ndarray  # float64 (single answer), nan when failed
     label_value: np.ndarray  # float64 (single answer), nan when absent
     confidence: np.ndarray  # float64, nan when absent
-    len_a: np.ndarray  # int64 characters, -1 when unknown
-    len_b: np.ndarray
+    longer: np.ndarray  # int8: 1 answer A is longer, -1 B is, 0 equal, -2 unknown
     group: np.ndarray  # int32 index into groups
     delimited: np.ndarray  # bool: an answer holds the template's delimiters
     groups: list[str] = field(default_factory=list)
@@ -163,7 +165,7 @@ class Judgments:
 
 
 _ARRAYS = ("ids", "lines", "failed", "verdict", "order_ab", "order_ba", "label", "score",
-           "label_value", "confidence", "len_a", "len_b", "group", "delimited")
+           "label_value", "confidence", "longer", "group", "delimited")
 
 
 _FIELDS = ("id", "label", "answer_a", "answer_b", "verdict", "score", "confidence", "error",
@@ -186,8 +188,8 @@ class _Reader:
                                        ("verdict", "score", "confidence", "orders")}})
         self.views = ViewReader(name, self.kinds)
         self.cols: dict[str, array[Any]] = {n: array(t) for n, t in (
-            ("ids", "q"), ("lines", "q"), ("label", "b"), ("label_value", "d"),
-            ("len_a", "q"), ("len_b", "q"), ("group", "i"), ("delimited", "b"))}
+            ("ids", "q"), ("lines", "i"), ("label", "b"), ("label_value", "d"),
+            ("longer", "b"), ("group", "i"), ("delimited", "b"))}
         self.group_codes: dict[str, int] = {}
 
     def _fields(self, record: dict[str, Any], line: int) -> tuple[Any, ...]:
@@ -227,8 +229,8 @@ class _Reader:
                 cols["label"].append(code)
             if self.mapped:
                 len_a, len_b = _text_length(len_a), _text_length(len_b)
-            cols["len_a"].append(len_a)
-            cols["len_b"].append(len_b)
+            cols["longer"].append(LENGTH_UNKNOWN if len_a < 0 or len_b < 0 else
+                                  (len_a > len_b) - (len_a < len_b))
         elif label is None or label is MISSING:
             cols["label_value"].append(math.nan)
         else:
@@ -265,11 +267,11 @@ class _Reader:
             name: np.frombuffer(values, dtype=values.typecode) if len(values) else
             np.empty(0, dtype=values.typecode) for name, values in self.cols.items()}
         n = len(cols["ids"])
-        for name, fill in (("label", NO_LABEL), ("len_a", -1), ("len_b", -1), ("group", 0),
+        for name, fill in (("label", NO_LABEL), ("longer", LENGTH_UNKNOWN), ("group", 0),
                            ("label_value", math.nan)):
             if len(cols[name]) != n:
-                cols[name] = np.full(n, fill, dtype=cols[name].dtype)
-        cols["delimited"] = cols["delimited"].astype(bool)
+                cols[name] = constant(n, fill, cols[name].dtype)
+        cols["delimited"] = cols["delimited"].view(bool)  # 0 / 1 bytes, not copied
         groups = list(self.group_codes)
         check_unique(cols["ids"], cols["lines"], self.name)
         cols.update(self.main.finish(n))
@@ -290,12 +292,16 @@ def _group_value(value: Any) -> str:
 
 
 def check_unique(ids: np.ndarray, lines: np.ndarray, file: str) -> None:
+    """Name the first line whose id an earlier line already had. Sorting a copy of the ids
+    costs 8 bytes an item; the lines are looked up only when there is a repeat."""
     if len(ids) < 2:
         return
-    order = np.argsort(ids, kind="stable")
-    repeats = np.flatnonzero(ids[order][1:] == ids[order][:-1])
-    if len(repeats):
-        line = int(lines[order][repeats + 1].min())
+    ordered = np.sort(ids)
+    repeated = ordered[1:][ordered[1:] == ordered[:-1]]
+    del ordered
+    if len(repeated):
+        # The first line that repeats an id: the second-earliest line of each repeated id.
+        line = min(int(np.sort(lines[ids == value])[1]) for value in np.unique(repeated))
         raise InputError("duplicate id", file=file, line=line, field="id")
 
 

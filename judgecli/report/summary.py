@@ -170,10 +170,17 @@ def _verdict_figures(j: Judgments, options: ReportOptions, out: dict[str, Any]) 
         out.update(order_figures(gold_l, ab[labelled], ba[labelled]))
         out.update(position_figures(ab, ba))
         out.update(win_figures(verdict, seed=options.seed, resamples=options.resamples))
-        out.update(longer_wins(verdict, j.len_a[keep], j.len_b[keep]))
-    confidence = j.confidence[keep][labelled]
-    sure = ~np.isnan(confidence)
-    if sure.any():
-        out.update(reliability_figures((verdict_l == gold_l)[sure], confidence[sure]))
+        out.update(longer_wins(verdict, j.longer[keep]))
+    del ab, ba, gold_l, verdict_l
+    # The labelled items with a confidence. A 1M-item report copies the float column only
+    # when some items are left out, and then only once.
+    confidence = j.confidence[keep]
+    sure = labelled & ~np.isnan(confidence)
+    if sure.all():
+        correct = verdict == gold
+    else:
+        correct, confidence = (verdict == gold)[sure], confidence[sure]
+    if len(correct):
+        out.update(reliability_figures(correct, confidence))
     else:
         out["n_confidence"] = 0

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import binomtest
 
-from .codes import FAIL, PASS, TIE, A, B, share
+from .codes import FAIL, PASS, TIE, A, B, code_counts, share
 
 RESAMPLES = 2000
 WIN_KEYS = ("wins", "ties", "losses", "win_rate", "win_rate_ci", "sign_test_p", "tie_rate")
@@ -25,8 +25,8 @@ WIN_KEYS = ("wins", "ties", "losses", "win_rate", "win_rate_ci", "sign_test_p", 
 def win_figures(verdict: np.ndarray, *, seed: int = 0,
                 resamples: int = RESAMPLES) -> dict[str, Any]:
     """``verdict``: codes after --errors (a failure is a tie, or ERROR, which is left out)."""
-    counts = np.bincount(verdict[(verdict >= A) & (verdict <= TIE)], minlength=3)
-    wins, losses, ties = int(counts[A]), int(counts[B]), int(counts[TIE])
+    counts = {code: n for (code,), n in code_counts(verdict).items()}
+    wins, losses, ties = counts.get(A, 0), counts.get(B, 0), counts.get(TIE, 0)
     out: dict[str, Any] = {"wins": wins, "ties": ties, "losses": losses, "win_rate": None,
                            "win_rate_ci": None, "sign_test_p": None, "tie_rate": None}
     n = wins + ties + losses
