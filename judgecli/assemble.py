@@ -75,6 +75,17 @@ class Roles:
         if base_model and (len(self.judges) != 1 or split_spec(self.judges[0])[0] != "hf"):
             raise JudgecliError("--base-model: only for one local judge")
 
+    def review_member(self, first: Template) -> tuple[str, Template] | None:
+        """(reviewer spec, review template) when there is a reviewer; checked against the
+        first judge's template."""
+        if not self.review_judge:
+            return None
+        from .review import check_review_templates
+
+        template = load_template(self.review_template or _default_review(first))
+        check_review_templates(first, template)
+        return self.review_judge, template
+
     def backends(self) -> set[str]:
         specs = [*self.judges, self.review_judge, self.fallback]
         return {split_spec(s)[0] for s in specs if s}
@@ -99,14 +110,8 @@ def assemble(roles: Roles, *, batch_size: int | None = None,
         from .panel import check_panel_templates
 
         check_panel_templates([template for _, template in members])
-    review_template = None
-    if roles.review_judge:
-        from .review import check_review_templates
-
-        first_template = members[0][1]
-        review_template = load_template(roles.review_template or
-                                        _default_review(first_template))
-        check_review_templates(first_template, review_template)
+    review = roles.review_member(members[0][1])
+    if review is not None:
         if options.mode == "auto":
             # The reviewer should see the first judge's reasoning, not only its score line.
             options = replace(options, mode="explain")
@@ -137,11 +142,11 @@ def assemble(roles: Roles, *, batch_size: int | None = None,
             from .panel import Panel
 
             out.judging = Panel(judgings, roles.vote)
-        elif roles.review_judge and review_template is not None:
+        elif review is not None:
             from .review import Review
 
-            reviewer = Judging(judge_for(roles.review_judge),
-                               replace(options, template=review_template, mode="auto"))
+            reviewer = Judging(judge_for(review[0]),
+                               replace(options, template=review[1], mode="auto"))
             out.judging = Review(judgings[0], reviewer)
         elif roles.calibration and roles.fallback and fitted is not None:
             from .cascade import Cascade
@@ -169,17 +174,18 @@ def _default_review(first: Template) -> str:
 def show_prompts(input_path: str, options: JudgeOptions,
                  members: Sequence[tuple[str | None, Template]], out: IO[str], *,
                  mapping: dict[str, str] | None = None, price_in: float | None = None,
-                 price_out: float | None = None) -> tuple[int, list[Estimate]]:
+                 price_out: float | None = None,
+                 review: tuple[str, Template] | None = None) -> tuple[int, list[Estimate]]:
     """``--dry-run``: print each distinct template's prompts once; estimate the cost of
-    every API member (its prompts counted even when another member printed them)."""
+    every API member (its prompts counted even when another member printed them), and of an
+    API reviewer. A review prompt holds the first judge's text, unknown before judging: it
+    is counted as empty, plus at most ``max_new_tokens`` tokens a request for that text."""
     printed: set[str] = set()
     count = 0
     estimates = []
     for spec, template in members:
-        estimate = None
-        if spec is not None and split_spec(spec)[0] == "openai":
-            estimate = Estimate(split_spec(spec)[1], options.max_new_tokens,
-                                price_in=price_in, price_out=price_out)
+        estimate = _estimate(spec, options, price_in, price_out)
+        if estimate is not None:
             estimates.append(estimate)
         if template.name in printed and estimate is None:
             continue
@@ -189,7 +195,22 @@ def show_prompts(input_path: str, options: JudgeOptions,
         if template.name not in printed:
             count += shown
             printed.add(template.name)
+    estimate = _estimate(review[0], options, price_in, price_out, role="reviewer",
+                         unknown_tokens=options.max_new_tokens) if review else None
+    if review is not None and estimate is not None:
+        estimates.append(estimate)
+        dry_run(input_path, replace(options, template=review[1]), _Discard(),
+                mapping=mapping, on_prompt=estimate.add,
+                extra={"first_verdict": "[[A]]", "first_judgment": ""})
     return count, estimates
+
+
+def _estimate(spec: str | None, options: JudgeOptions, price_in: float | None,
+              price_out: float | None, **kwargs: Any) -> Estimate | None:
+    if spec is None or split_spec(spec)[0] != "openai":
+        return None
+    return Estimate(split_spec(spec)[1], options.max_new_tokens, price_in=price_in,
+                    price_out=price_out, **kwargs)
 
 
 class _Discard:

@@ -165,10 +165,11 @@ def judge(
     if dry_run:
         count, estimates = show_prompts(input, roles.options, members, sys.stdout,
                                         mapping=mapping, price_in=price_in,
-                                        price_out=price_out)
+                                        price_out=price_out,
+                                        review=roles.review_member(members[0][1]))
         typer.echo(f"{count} prompt(s); nothing judged", err=True)
         if review_judge:
-            typer.echo("the review prompts depend on the first verdicts; not shown", err=True)
+            typer.echo("the review prompts hold the first judge's texts; not shown", err=True)
         for estimate in estimates:
             typer.echo(estimate.report(), err=True)
         return

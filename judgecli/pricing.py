@@ -151,8 +151,12 @@ class Estimate:
     """``--dry-run`` for an API judge: tokens and cost of the prompts, without any call."""
 
     def __init__(self, model: str, max_new_tokens: int, *, price_in: float | None = None,
-                 price_out: float | None = None) -> None:
+                 price_out: float | None = None, role: str | None = None,
+                 unknown_tokens: int = 0) -> None:
+        """``unknown_tokens``: at most this many more prompt tokens a request, not known
+        before judging (a reviewer's prompt holds the first judge's text)."""
         self.model, self.max_new_tokens = model, max_new_tokens
+        self.role, self.unknown_tokens = role, unknown_tokens
         self.price = resolve_price(model, price_in, price_out)
         self.requests = self.prompt_tokens = 0
 
@@ -167,13 +171,20 @@ class Estimate:
 
     def report(self) -> str:
         most = self.requests * self.max_new_tokens
-        line = (f"estimate for openai:{self.model} (nothing sent, cache not consulted): "
+        unknown = self.requests * self.unknown_tokens
+        role = f" as {self.role}" if self.role else ""
+        line = (f"estimate for openai:{self.model}{role} (nothing sent, cache not consulted): "
                 f"{self.requests:,} request(s), ~{self.prompt_tokens:,} prompt tokens "
-                f"(characters / {CHARS_PER_TOKEN}), at most {most:,} completion tokens "
-                f"(--max-new-tokens {self.max_new_tokens} each)")
+                f"(characters / {CHARS_PER_TOKEN})")
+        if unknown:
+            line += (f" + at most {unknown:,} for the first judge's texts (not known before "
+                     "judging)")
+        line += (f", at most {most:,} completion tokens "
+                 f"(--max-new-tokens {self.max_new_tokens} each)")
         if self.price is None:
             return line + "; cost unknown (no price for this model; give --price-in and " \
                           "--price-out)"
         low = self.price.cost(self.prompt_tokens, 0)
+        rest = " + the first judge's texts" if unknown else ""
         return line + f"; cost ~${low:.4f} for the prompts + at most " \
-                      f"${self.price.cost(0, most):.4f} for the completions"
+                      f"${self.price.cost(unknown, most):.4f} for the completions{rest}"

@@ -364,13 +364,15 @@ def _flush(judging: Judging, items: list[Item], writer: Any, summary: RunSummary
 
 def dry_run(input_path: str, options: JudgeOptions, out: IO[str], *,
             mapping: dict[str, str] | None = None,
-            on_prompt: Callable[[Prompt], None] | None = None) -> int:
+            on_prompt: Callable[[Prompt], None] | None = None,
+            extra: dict[str, str] | None = None) -> int:
     """Print the exact prompt of every item and order, judging nothing. Returns the count.
-    ``on_prompt`` sees each prompt too (the CLI estimates an API judge's cost with it)."""
+    ``on_prompt`` sees each prompt too (the CLI estimates an API judge's cost with it);
+    ``extra``: values of more placeholders (a review's, to estimate its cost)."""
     count = 0
     for item in read_items(input_path, mapping):
         for order in options.orders(item):
-            prompt: Prompt = options.template.render(item, order)
+            prompt: Prompt = options.template.render(item, order, extra)
             row: dict[str, Any] = {"id": item.id, "order": order,
                                    "template": options.template.name}
             if prompt.text is not None:

@@ -169,3 +169,32 @@ def test_a_review_stopped_by_max_cost_is_finished_by_resume(tmp_path, monkeypatc
     finished = read_jsonl(out)
     assert [r["id"] for r in finished] == [0, 1, 2, 3]
     assert all(r["judgment"]["review"]["verdict"] == r["label"] for r in finished)
+
+
+def test_dry_run_estimates_an_api_reviewers_cost(tmp_path, monkeypatch, capsys) -> None:
+    """The review prompts hold the first judge's texts, unknown before judging: the estimate
+    counts the rest of each prompt and bounds those texts by --max-new-tokens."""
+    from judgecli.pricing import estimate_tokens
+    from judgecli.records import read_items
+    from judgecli.templates import load_template
+
+    src = write_jsonl(tmp_path / "items.jsonl", marked_items(3))
+    code, out, err = cli(monkeypatch, capsys, "judge", str(src), "--judge", "openai:gpt-4o-mini",
+                         "--review-judge", "openai:gpt-4o", "--max-new-tokens", "50",
+                         "--dry-run")
+    assert code == 0, err
+    assert len(out.splitlines()) == 6  # the first judge's prompts only, both orders
+    assert "the review prompts hold the first judge's texts; not shown" in err
+    line = next(x for x in err.splitlines() if x.startswith("estimate for openai:gpt-4o as "))
+    template = load_template("review-pair")
+    blank = {"first_verdict": "[[A]]", "first_judgment": ""}
+    tokens = sum(estimate_tokens("".join(m["content"] for m in prompt.messages),
+                                 len(prompt.messages))
+                 for item in read_items(str(src)) for order in ("AB", "BA")
+                 for prompt in [template.render(item, order, blank)])
+    assert f"6 request(s), ~{tokens:,} prompt tokens" in line
+    assert "+ at most 300 for the first judge's texts" in line
+    assert "at most 300 completion tokens" in line and "cost ~$" in line
+    # The first judge's own estimate is there too, without that part.
+    first = next(x for x in err.splitlines() if x.startswith("estimate for openai:gpt-4o-mini"))
+    assert "first judge" not in first
