@@ -88,6 +88,39 @@ def test_alpha_and_agreement_against_the_package(tmp_path: Path) -> None:
     assert s["panel_agreement"] == pytest.approx(sum(per_item) / len(per_item))
 
 
+@pytest.mark.parametrize("slice_size", [1, 7, 1 << 16])
+@pytest.mark.parametrize("kind", ["pair", "binary", "grades"])
+def test_alpha_by_slices_equals_the_package(monkeypatch, kind: str, slice_size: int) -> None:
+    """The closed forms, counted a slice of items at a time, give krippendorff.alpha's
+    figure: 2 to 6 members, missing values, items with fewer than two values."""
+    from judgecli.report import panel as panel_module
+
+    monkeypatch.setattr(panel_module, "SLICE", slice_size)
+    rng = np.random.default_rng(slice_size)
+    for members in (2, 3, 6):
+        n = 300
+        if kind == "grades":
+            truth = rng.integers(1, 11, n)
+            values = np.clip(truth + rng.integers(-2, 3, (members, n)), 1, 10).astype(float)
+            values[rng.random((members, n)) < 0.15] = np.nan
+            columns = [{"score": row} for row in values]
+        else:
+            codes = (0, 1, 2) if kind == "pair" else (4, 5)
+            truth = rng.choice(codes, n)
+            values = np.where(rng.random((members, n)) < 0.7, truth,
+                              rng.choice(codes, (members, n))).astype(float)
+            values[rng.random((members, n)) < 0.15] = np.nan
+            columns = [{"verdict": np.where(np.isnan(row), -1, row).astype(np.int8)}
+                       for row in values]
+        out = panel_module.panel_figures(columns, None, kind == "grades")
+        expected = krippendorff.alpha(reliability_data=values, level_of_measurement=(
+            "interval" if kind == "grades" else "nominal"))
+        assert out["panel_alpha"] == pytest.approx(expected, abs=1e-12)
+        pairable = values[:, np.count_nonzero(~np.isnan(values), axis=0) >= 2]
+        assert out["panel_unanimous"] == pytest.approx(np.mean(
+            np.nanmin(pairable, axis=0) == np.nanmax(pairable, axis=0)))
+
+
 def test_grade_panel_uses_interval_alpha(tmp_path: Path) -> None:
     scores = [(1, 2), (3, 3), (5, 4)]
     rows = [panel(i, [grade_judgment(a, judge="small"), grade_judgment(b, judge="large")],

@@ -46,7 +46,7 @@ from .columns import BINARY, PAIR, SINGLE
 from .judges import judge_rows
 from .labels import join_labels, read_labels
 from .load import Judgments, read_judgments, shared_items
-from .panel import PANEL_KEYS, member_values, panel_figures
+from .panel import PANEL_KEYS, panel_figures
 from .reliability import RELIABILITY_KEYS, reliability_figures
 from .review import REVIEW_KEYS, review_figures
 from .winrate import RESAMPLES, WIN_KEYS, pass_rate, win_figures
@@ -140,7 +140,7 @@ def figures(j: Judgments, options: ReportOptions) -> dict[str, Any]:
     members = [view.columns for view in j.views if view.source == "member"]
     if members:
         grades = j.kind == SINGLE
-        out.update(panel_figures(member_values(members, grades), j.panel_agreement, grades))
+        out.update(panel_figures(members, j.panel_agreement, grades))
     for view in j.views:
         if view.source == "review":
             out.update(review_figures(j.verdict, view.columns, None if j.kind == SINGLE
