@@ -8,7 +8,8 @@ Reads what ``judgecli judge`` writes and never needs a model. One module per job
     delimiters   answers holding their template's own delimiters (prompt injection)
     labels       --labels FILE, joined by id
     agreement    against gold labels: accuracy, macro P/R/F1, kappa, confusion, per order,
-                 F1 of "fail" for pass/fail judgments; correlations and MAE for grades
+                 F1 of "fail" for pass/fail judgments
+    grades       grades against numeric labels: Pearson, Spearman, Kendall, MAE
     bias         consistency, position bias, length bias, verdicts per order
     winrate      wins / ties / losses, bootstrap CI, sign test; pass rate
     reliability  accuracy at coverage, AUROC, ECE

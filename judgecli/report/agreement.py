@@ -1,4 +1,5 @@
-"""Agreement with gold labels: pairwise verdicts (A / B / tie) and numeric grades.
+"""Agreement with gold labels: pairwise verdicts (A / B / tie) and pass / fail verdicts
+(grades against numeric labels: ``grades``).
 
 Pairwise, following the published evaluation scripts:
 
@@ -33,13 +34,11 @@ import warnings
 from typing import Any
 
 import numpy as np
-from scipy import stats
 from sklearn.metrics import (
     accuracy_score,
     cohen_kappa_score,
     confusion_matrix,
     f1_score,
-    mean_absolute_error,
     precision_recall_fscore_support,
 )
 
@@ -61,8 +60,6 @@ from .codes import (
 LABEL_KEYS = ("agreement", "agreement_without_ties", "precision", "recall", "f1", "f1_fail",
               "kappa", "confusion")
 ORDER_KEYS = ("agreement_by_order", "agreement_both_orders")
-NUMERIC_KEYS = ("pearson", "pearson_p", "spearman", "spearman_p", "kendall", "kendall_p",
-                "mae")
 
 
 def label_figures(gold: np.ndarray, pred: np.ndarray, *, binary: bool = False,
@@ -124,25 +121,3 @@ def order_figures(gold: np.ndarray, ab: np.ndarray, ba: np.ndarray) -> dict[str,
         else None,
         "agreement_both_orders": share((ab == gold) & (ba == gold), both),
     }
-
-
-def numeric_figures(score: np.ndarray, gold: np.ndarray) -> dict[str, Any]:
-    """Single-answer grades against numeric labels: correlations with p-values, MAE.
-
-    Items without a score (a failed judgment) or without a label are left out: there is no
-    number to compare, whatever ``--errors`` says.
-    """
-    out: dict[str, Any] = dict.fromkeys(NUMERIC_KEYS)
-    keep = ~np.isnan(score) & ~np.isnan(gold)
-    x, y = score[keep], gold[keep]
-    if len(x):
-        out["mae"] = float(mean_absolute_error(y, x))
-    if len(x) < 2 or np.all(x == x[0]) or np.all(y == y[0]):
-        return out  # a correlation needs two items and variation in both
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore")
-        for name, test in (("pearson", stats.pearsonr), ("spearman", stats.spearmanr),
-                           ("kendall", stats.kendalltau)):
-            result = test(x, y)
-            out[name], out[name + "_p"] = num(result.statistic), num(result.pvalue)
-    return out

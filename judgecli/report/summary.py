@@ -34,15 +34,14 @@ import numpy as np
 from ..errors import JudgecliError
 from .agreement import (
     LABEL_KEYS,
-    NUMERIC_KEYS,
     ORDER_KEYS,
     label_figures,
-    numeric_figures,
     order_figures,
 )
 from .bias import BIAS_KEYS, longer_wins, position_figures, verdicts_by_order
 from .codes import ERROR, FAILED, NO_LABEL, TIE
 from .columns import BINARY, PAIR, SINGLE
+from .grades import NUMERIC_KEYS, numeric_figures
 from .judges import judge_rows
 from .labels import join_labels, read_labels
 from .load import Judgments, read_judgments, shared_items
