@@ -1,12 +1,14 @@
 """Throughput of judgecli's score mode against the bare model and a JudgeLM-style loop.
 
     python bench/throughput.py [--quick] [--device cpu|cuda] [--size 25m|7b] [--pairs N]
+                               [--no-swap]
 
 Builds a Llama-architecture judge with random weights (nothing is downloaded), draws pairs
 whose prompt lengths follow JudgeLM's validation set (about 300 to 700 tokens), and measures
 in one run, model loading excluded:
 
-1. judgecli judging them end to end: JSONL in, JSONL out, score mode, swap on;
+1. judgecli judging them end to end: JSONL in, JSONL out, score mode, swap on (``--no-swap``:
+   one order per pair, in all three measurements);
 2. the bare model: batched forward passes over exactly the same token batches, last-position
    logits only (the floor any judge must pay);
 3. a JudgeLM-style loop: one item and one order at a time, ``generate`` until the newline, as
@@ -14,6 +16,15 @@ in one run, model loading excluded:
 
 The last line is ``judge_vs_forward=R1 judge_vs_loop=R2 pairs_per_s=P``. Ratios are measured
 in the same run, so they hold on a noisy machine; absolute times mean something on a GPU only.
+The line before it gives the model FLOP utilisation: the model's FLOPs in judgecli's run
+(2 x non-embedding parameters per prompt token, plus causal attention's 2 x layers x hidden
+x length^2 per prompt) per second, against the matmul rate this device measures in the same
+run (bf16 on a GPU, fp32 on a CPU).
+
+On one H200 (what issue 7 asks for: P >= 50 pairs/s with swap off, R2 >= 10, MFU >= 40%):
+
+    python bench/throughput.py --quick --size 7b --no-swap
+    python bench/throughput.py --quick --size 7b
 """
 
 from __future__ import annotations
@@ -67,6 +78,40 @@ def build_judge(size: str, device: str, folder: Path) -> None:
     (folder / "words.json").write_text(json.dumps(words))
 
 
+def matmul_rate(device: str) -> float:
+    """FLOP/s of large square matmuls on this device, in the dtype judges run in there."""
+    import torch
+
+    dtype, size, repeats = (torch.bfloat16, 8192, 20) if device == "cuda" else \
+        (torch.float32, 1024, 10)
+    a = torch.randn(size, size, device=device, dtype=dtype)
+    b = torch.randn(size, size, device=device, dtype=dtype)
+    best = float("inf")
+    for _ in range(3):
+        a @ b  # warm-up
+        if device == "cuda":
+            torch.cuda.synchronize()
+        t = time.perf_counter()
+        for _ in range(repeats):
+            a @ b
+        if device == "cuda":
+            torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - t)
+    return 2 * size ** 3 * repeats / best
+
+
+def model_flops(model, lengths: list[int]) -> float:
+    """Forward FLOPs over prompts of these lengths: the weights' matmuls (2 per parameter per
+    token, embeddings excluded; the head runs on one position only) and causal attention
+    (scores and weighted sum: 2 x 2 x hidden x length^2 / 2 per layer)."""
+    config = model.config
+    tables = {id(m.weight): m.weight.numel() for m in (
+        model.get_input_embeddings(), model.get_output_embeddings()) if m is not None}
+    weights = sum(p.numel() for p in model.parameters()) - sum(tables.values())  # tied: once
+    attention = 2 * config.num_hidden_layers * config.hidden_size
+    return float(sum(2 * weights * n + attention * n * n for n in lengths))
+
+
 def make_pairs(folder: Path, n: int, seed: int = 1) -> list[dict]:
     """Pairs whose rendered judgelm-pair prompts are ~300-700 tokens long."""
     from transformers import AutoTokenizer
@@ -103,6 +148,8 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=None)
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--no-swap", action="store_true",
+                        help="judge one order per pair (issue 7's GPU target is swap off)")
     args = parser.parse_args()
 
     import torch
@@ -123,7 +170,8 @@ def main() -> None:
     src.write_text("".join(json.dumps(p) + "\n" for p in pairs))
 
     judge = load_judge(str(folder), device=device, batch_size=args.batch_size)
-    options = JudgeOptions(template=load_template("judgelm-pair"), mode="score", swap=True)
+    swap = not args.no_swap
+    options = JudgeOptions(template=load_template("judgelm-pair"), mode="score", swap=swap)
     window = judge.preferred_batch() * 4
     judging = Judging(judge, options)
     items = [to_item(p, file="pairs", line=i + 1) for i, p in enumerate(pairs)]
@@ -160,7 +208,6 @@ def main() -> None:
         return time.perf_counter() - t
 
     tokenizer = judge.tokenizer
-    newline = tokenizer("\n", add_special_tokens=False).input_ids
 
     def run_loop(limit: int) -> float:
         from transformers import StoppingCriteria
@@ -177,7 +224,7 @@ def main() -> None:
         t = time.perf_counter()
         with torch.inference_mode():
             for it in items[:limit]:
-                for order in ("AB", "BA"):
+                for order in ("AB", "BA") if swap else ("AB",):
                     ids = torch.tensor([judge.encode(judging.requests(it)[0].__class__(
                         prompt=options.template.render(it, order)))], device=model.device)
                     # A trained JudgeLM writes "s1 s2\n": about five tokens in fast-eval mode.
@@ -195,18 +242,20 @@ def main() -> None:
     loop_time = run_loop(max(4, n // 4) if device == "cpu" else min(n, 200))
     t_judge, t_forward = min(judge_times), min(forward_times)
     params = sum(p.numel() for p in model.parameters())
-    rows = [("judgecli (score mode, swap on, JSONL in/out)", t_judge),
+    prompts = sum(len(batch) for batch in batches)
+    rows = [(f"judgecli (score mode, swap {'on' if swap else 'off'}, JSONL in/out)", t_judge),
             ("bare forward, same batches, last logits", t_forward),
             ("JudgeLM-style loop (1 item, 1 order, generate)", loop_time)]
     print(f"\nmodel {size} ({params / 1e6:.1f}M params) on {device}; {n} pairs, "
-          f"{2 * n} prompts, {tokens} prompt tokens ({tokens / (2 * n):.0f} per prompt), "
+          f"{prompts} prompts, {tokens} prompt tokens ({tokens / prompts:.0f} per prompt), "
           f"batch size {judge.preferred_batch()}")
     print(f"{'what':50s} {'seconds':>9s} {'pairs/s':>9s}")
     for name, seconds in rows:
         print(f"{name:50s} {seconds:9.2f} {n / seconds:9.2f}")
-    if device == "cuda":
-        flops = 2 * (params - model.get_input_embeddings().weight.numel()) * tokens
-        print(f"model FLOP/s in judgecli: {flops / t_judge / 1e12:.1f} TFLOP/s")
+    achieved = model_flops(model, [len(ids) for batch in batches for ids in batch]) / t_judge
+    rate = matmul_rate(device)
+    print(f"model FLOP/s in judgecli: {achieved / 1e12:.3f} TFLOP/s; measured matmul rate "
+          f"{rate / 1e12:.3f} TFLOP/s; MFU={achieved / rate:.3f}")
     print(f"judge_vs_forward={t_forward / t_judge:.3f} judge_vs_loop={loop_time / t_judge:.2f} "
           f"pairs_per_s={n / t_judge:.2f}")
 

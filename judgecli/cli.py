@@ -80,7 +80,8 @@ def judge(
         help="How both orders combine: strict (a winner only when both agree) or average "
              "(each answer's scores averaged).")] = "strict",
     batch_size: Annotated[Optional[int], typer.Option(
-        min=1, help="Prompts per forward pass (default: 8 on CPU, 32 on GPU).")] = None,
+        min=1, help="Prompts per forward pass (default: 8 on CPU; on a GPU as many as fit "
+                     "in half its free memory, at most 256).")] = None,
     max_new_tokens: Annotated[int, typer.Option(min=1, help="Explain mode's limit.")] = 512,
     field_map: Annotated[Optional[list[str]], typer.Option(
         "--map", help="Rename a field: DST=SRC (repeatable), e.g. --map question=prompt.")

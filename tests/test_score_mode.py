@@ -96,6 +96,48 @@ def test_deterministic_and_batch_size_independent(tiny_judge) -> None:
     assert confidences[0] == pytest.approx(confidences[2], abs=1e-4)
 
 
+def test_token_budget_batches_and_out_of_memory_halves(tiny_judge, monkeypatch) -> None:
+    """A GPU's batches are sized by tokens (longest first: a batch holds as many prompts as
+    fit at its first prompt's width); a batch that runs out of memory is judged in halves,
+    and later batches get a smaller budget. Same judgments either way."""
+    template = load_template("judgelm-pair")
+    items = [to_item(dict(r, id=n), file="t", line=n) for n, r in enumerate(ITEMS, start=1)]
+    plain = Judging(load_judge(str(tiny_judge), batch_size=16), JudgeOptions(template=template))
+    expected = plain.judge_items(items)
+
+    judge = load_judge(str(tiny_judge))
+    encoded = [judge.encode(r) for r in plain.requests(items[0]) + plain.requests(items[1])]
+    widest = max(len(ids) for ids in encoded)
+    judge.token_budget, judge.batch_size = 2 * widest + 1, 256
+    batches = judge.plan_batches(encoded)
+    assert sorted(i for b in batches for i in b) == list(range(len(encoded)))
+    for batch in batches:
+        assert len(batch) * len(encoded[batch[0]]) <= judge.token_budget
+        assert len(encoded[batch[0]]) == max(len(encoded[i]) for i in batch)
+
+    judge.token_budget = 10 * widest
+    real_score, sizes = judge._score, []
+
+    def scarce(batch, requests):  # as if a GPU held at most 3 prompts
+        sizes.append(len(batch))
+        if len(batch) > 3:
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real_score(batch, requests)
+
+    monkeypatch.setattr(judge, "_score", scarce)
+    got = Judging(judge, JudgeOptions(template=template)).judge_items(items)
+    assert [r["judgment"]["orders"][k]["text"] for r in got for k in (0, 1)] == \
+        [r["judgment"]["orders"][k]["text"] for r in expected for k in (0, 1)]
+    assert [r["judgment"]["confidence"] for r in got] == pytest.approx(
+        [r["judgment"]["confidence"] for r in expected], abs=1e-4)
+    assert sizes[0] == 10 and max(sizes[1:]) <= 5 and judge.token_budget <= 5 * widest
+    judge.token_budget = None
+    monkeypatch.setattr(judge, "_score", lambda batch, requests: (_ for _ in ()).throw(
+        torch.OutOfMemoryError("simulated")))
+    with pytest.raises(torch.OutOfMemoryError):  # one prompt too big: nothing left to halve
+        judge._run([0], encoded, plain.requests(items[0]) * 2, "score", [None] * 4)
+
+
 def test_explain_mode_generates_and_fails_honestly(tiny_judge) -> None:
     # A random judge writes gibberish: every item must be an error, never a made-up tie.
     judging = Judging(load_judge(str(tiny_judge)),
@@ -148,3 +190,20 @@ def test_huang_indicator_equals_direct_computation(tiny_judge, tmp_path) -> None
         assert found["huang_base"] == pytest.approx(sum(base_values) / 2, rel=1e-4)
         assert 0 <= found["entropy"] <= 1 and 0 <= found["verdict_prob"] <= 1
         assert found["swap"]["consistent"] == record["judgment"]["consistent"]
+
+
+def test_token_budget_for_llama_2_7b_shapes(monkeypatch) -> None:
+    """Half of 100 GB free over a Llama-2-7B token's cost in bf16: its key/value cache in 32
+    layers (2 x 32 x 32 heads x 128 x 2 bytes) and one layer's activations
+    ((4 x 4096 + 3 x 11008) x 2 bytes); no GPU needed to check the arithmetic."""
+    from types import SimpleNamespace
+
+    from judgecli.backends import hf
+
+    weight = SimpleNamespace(device=torch.device("cuda", 0), element_size=lambda: 2)
+    config = SimpleNamespace(num_attention_heads=32, num_key_value_heads=32, head_dim=128,
+                             hidden_size=4096, intermediate_size=11008, num_hidden_layers=32)
+    model = SimpleNamespace(config=config, parameters=lambda: iter([weight, weight]))
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (100 * 10**9, 141 * 10**9))
+    per_token = 2 * 32 * 32 * 128 * 2 + (4 * 4096 + 3 * 11008) * 2
+    assert hf._token_budget(model) == int(0.5 * 100 * 10**9 / per_token)  # 80,244 tokens

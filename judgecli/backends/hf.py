@@ -50,6 +50,26 @@ class _SlotTrie:
         return [leaf for key, child in node.items() for leaf in _SlotTrie.leaves(child)]
 
 
+MAX_BATCH = 256  # prompts in one batch at most, whatever the memory
+
+
+def _token_budget(model: Any, share: float = 0.5) -> int:
+    """Prompt tokens one batch may hold on the GPUs the model is on: ``share`` of their free
+    memory (after loading) over what a token costs there: its key/value cache in every
+    layer (kept through the score line's decoding) plus one layer's activations (SDPA keeps
+    no attention matrix; the head runs on the last position only)."""
+    config = model.config
+    heads = config.num_attention_heads
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // heads
+    kv_heads = getattr(config, "num_key_value_heads", None) or heads
+    size = next(model.parameters()).element_size()
+    cache = 2 * config.num_hidden_layers * kv_heads * head_dim * size
+    activations = (4 * config.hidden_size + 3 * config.intermediate_size) * size
+    devices = {p.device for p in model.parameters() if p.device.type == "cuda"}
+    free = min(torch.cuda.mem_get_info(d)[0] for d in devices) * len(devices) if devices else 0
+    return max(1024, int(share * free / (cache + activations)))
+
+
 def _default_device() -> str:
     """cuda (all local GPUs through device_map="auto"), or under a data-parallel launcher
     (accelerate launch, torchrun) this process's own GPU; else the CPU."""
@@ -107,10 +127,19 @@ class TransformersJudge(Judge):
         if self.pad_id is None:
             self.pad_id = self.tokenizer.eos_token_id if self.tokenizer.eos_token_id is not None \
                 else 0
-        self.batch_size = batch_size or (32 if self.device.startswith("cuda") else 8)
+        # A GPU's batches are sized by tokens to its free memory (unless --batch-size says);
+        # a CPU's are 8 prompts (compute-bound either way, so bigger ones only add padding).
+        self.token_budget = None
+        if batch_size is None and self.device.startswith("cuda"):
+            self.token_budget = _token_budget(self.model)
+        self.batch_size = batch_size or (MAX_BATCH if self.token_budget else 8)
         self._tries: dict[tuple[Any, ...], list[_SlotTrie]] = {}
 
     def preferred_batch(self) -> int:
+        """Prompts per batch, for sizing the runner's windows: with a token budget, how many
+        typical (512-token) prompts fit in it."""
+        if self.token_budget:
+            return max(1, min(MAX_BATCH, self.token_budget // 512))
         return self.batch_size
 
     def _load_base(self, name: str, dtype: Any, trust_remote_code: bool) -> Any:
@@ -140,11 +169,18 @@ class TransformersJudge(Judge):
         return list(ids)
 
     def plan_batches(self, encoded: Sequence[list[int]]) -> list[list[int]]:
-        """Indices of each batch: longest prompts first, ``batch_size`` at a time, so that
-        padding is small and an out-of-memory error shows on the first batch."""
+        """Indices of each batch: longest prompts first, so that padding is small and an
+        out-of-memory error shows on the first batch; ``batch_size`` prompts at a time, and
+        with a token budget no more than fit in it at the batch's (first, longest) width."""
         order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i]))
-        return [order[start:start + self.batch_size]
-                for start in range(0, len(order), self.batch_size)]
+        batches, start = [], 0
+        while start < len(order):
+            size = self.batch_size
+            if self.token_budget:
+                size = max(1, min(size, self.token_budget // max(1, len(encoded[order[start]]))))
+            batches.append(order[start:start + size])
+            start += size
+        return batches
 
     def complete(self, requests: Sequence[Request]) -> list[Completion]:
         encoded = [self.encode(r) for r in requests]
@@ -153,15 +189,33 @@ class TransformersJudge(Judge):
             for mode in ("score", "explain"):
                 rows = [i for i in chunk
                         if (requests[i].score_line is not None) == (mode == "score")]
-                if not rows:
-                    continue
-                batch = [encoded[i] for i in rows]
-                with torch.inference_mode():
-                    done = self._score(batch, [requests[i] for i in rows]) if mode == "score" \
-                        else self._generate(batch, max(requests[i].max_new_tokens for i in rows))
-                for i, completion in zip(rows, done):
-                    results[i] = completion
+                if rows:
+                    self._run(rows, encoded, requests, mode, results)
         return [r for r in results if r is not None]
+
+    def _run(self, rows: list[int], encoded: Sequence[list[int]], requests: Sequence[Request],
+             mode: str, results: list[Completion | None]) -> None:
+        """One batch; out of GPU memory, its halves one after the other, and later batches
+        get a smaller token budget (the estimate was too generous for this model)."""
+        batch = [encoded[i] for i in rows]
+        try:
+            with torch.inference_mode():
+                done = self._score(batch, [requests[i] for i in rows]) if mode == "score" \
+                    else self._generate(batch, max(requests[i].max_new_tokens for i in rows))
+        except torch.OutOfMemoryError:
+            if len(rows) == 1:
+                raise
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            width = max(len(ids) for ids in batch)
+            if self.token_budget:
+                self.token_budget = min(self.token_budget, width * len(rows) // 2)
+            half = len(rows) // 2
+            self._run(rows[:half], encoded, requests, mode, results)
+            self._run(rows[half:], encoded, requests, mode, results)
+            return
+        for i, completion in zip(rows, done, strict=True):
+            results[i] = completion
 
     def _pad(self, batch: list[list[int]], *, left: bool = True,
              ) -> tuple[torch.Tensor, torch.Tensor]:
