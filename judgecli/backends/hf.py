@@ -283,8 +283,10 @@ class TransformersJudge(Judge):
             active = [i for i, state in enumerate(rows) if not state.finished]
             if not active:
                 break
+            # One copy of the step's logits to the host, not a gather and a sync per row.
+            host = logits if logits.device.type == "cpu" else logits.float().cpu()
             for i in active:
-                next_tokens[i] = rows[i].step(logits[i])
+                next_tokens[i] = rows[i].step(host[i])
             mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
             last = last + 1
             # One forward more than the tokens need: the logits after the last token of the
@@ -293,9 +295,9 @@ class TransformersJudge(Judge):
                              position_ids=last[:, None], past_key_values=cache, use_cache=True,
                              logits_to_keep=1)
             cache, logits = out.past_key_values, out.logits[:, -1, :]
-            terms = _huang_terms(logits)
+            terms = _huang_terms(logits).tolist()
             for i in active:
-                rows[i].huang_terms.append(float(terms[i]))
+                rows[i].huang_terms.append(terms[i])
         base = self._base_huang(batch, rows) if self.base_model is not None else None
         results = []
         for k, (ids, r, state) in enumerate(zip(batch, requests, rows)):
