@@ -114,6 +114,9 @@ def test_token_budget_batches_and_out_of_memory_halves(tiny_judge, monkeypatch) 
     for batch in batches:
         assert len(batch) * len(encoded[batch[0]]) <= judge.token_budget
         assert len(encoded[batch[0]]) == max(len(encoded[i]) for i in batch)
+    # Explain mode's prompts may grow by their new tokens: planned at that width.
+    growing = judge.plan_batches(encoded, [widest] * len(encoded))
+    assert max(len(b) for b in growing) == 1 and len(growing) == len(encoded)
 
     judge.token_budget = 10 * widest
     real_score, sizes = judge._score, []

@@ -168,16 +168,20 @@ class TransformersJudge(Judge):
             ids = ids["input_ids"]
         return list(ids)
 
-    def plan_batches(self, encoded: Sequence[list[int]]) -> list[list[int]]:
+    def plan_batches(self, encoded: Sequence[list[int]],
+                     new_tokens: Sequence[int] | None = None) -> list[list[int]]:
         """Indices of each batch: longest prompts first, so that padding is small and an
         out-of-memory error shows on the first batch; ``batch_size`` prompts at a time, and
-        with a token budget no more than fit in it at the batch's (first, longest) width."""
-        order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i]))
+        with a token budget no more than fit in it at the batch's (first, longest) width.
+        ``new_tokens``: tokens each prompt may still grow by (explain mode's limit)."""
+        width = [len(ids) + (new_tokens[i] if new_tokens else 0)
+                 for i, ids in enumerate(encoded)]
+        order = sorted(range(len(encoded)), key=lambda i: -width[i])
         batches, start = [], 0
         while start < len(order):
             size = self.batch_size
             if self.token_budget:
-                size = max(1, min(size, self.token_budget // max(1, len(encoded[order[start]]))))
+                size = max(1, min(size, self.token_budget // max(1, width[order[start]])))
             batches.append(order[start:start + size])
             start += size
         return batches
@@ -185,7 +189,8 @@ class TransformersJudge(Judge):
     def complete(self, requests: Sequence[Request]) -> list[Completion]:
         encoded = [self.encode(r) for r in requests]
         results: list[Completion | None] = [None] * len(requests)
-        for chunk in self.plan_batches(encoded):
+        growth = [0 if r.score_line is not None else r.max_new_tokens for r in requests]
+        for chunk in self.plan_batches(encoded, growth):
             for mode in ("score", "explain"):
                 rows = [i for i in chunk
                         if (requests[i].score_line is not None) == (mode == "score")]
