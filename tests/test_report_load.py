@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from test_report_helpers import record, single, write
 
@@ -141,3 +142,19 @@ def test_columns_are_compact(tmp_path: Path) -> None:
         "longer", "delimited")) / len(j)
     assert per_item <= 27  # the 10,000-character answers are not kept, only which is longer
     assert j.longer.tolist() == [1] * 50
+
+
+def test_duplicate_ids_name_the_first_repeating_line(tmp_path: Path) -> None:
+    """The first line whose id an earlier line had; a file concatenated with itself (every id
+    repeated) is named at once, not after comparing each repeated id with every item."""
+    from judgecli.report.load import check_unique
+
+    ids = np.array([5, 7, 9, 7, 5, 11], dtype=np.int64)
+    with pytest.raises(InputError) as caught:
+        check_unique(ids, np.arange(1, 7, dtype=np.int32), "f.jsonl")
+    assert caught.value.line == 4 and caught.value.field == "id"
+    n = 200_000
+    doubled = np.concatenate([np.arange(n), np.arange(n)]).astype(np.int64)
+    with pytest.raises(InputError) as caught:
+        check_unique(doubled, np.arange(1, 2 * n + 1, dtype=np.int32), "f.jsonl")
+    assert caught.value.line == n + 1

@@ -300,9 +300,14 @@ def check_unique(ids: np.ndarray, lines: np.ndarray, file: str) -> None:
     repeated = ordered[1:][ordered[1:] == ordered[:-1]]
     del ordered
     if len(repeated):
-        # The first line that repeats an id: the second-earliest line of each repeated id.
-        line = min(int(np.sort(lines[ids == value])[1]) for value in np.unique(repeated))
-        raise InputError("duplicate id", file=file, line=line, field="id")
+        # The first line that repeats an earlier line's id: among the items whose id repeats,
+        # sorted by id and then line, the smallest line that follows one with the same id.
+        where = np.flatnonzero(np.isin(ids, repeated))
+        same_ids, their_lines = ids[where], lines[where]
+        order = np.lexsort((their_lines, same_ids))
+        same_ids, their_lines = same_ids[order], their_lines[order]
+        later = their_lines[1:][same_ids[1:] == same_ids[:-1]]
+        raise InputError("duplicate id", file=file, line=int(later.min()), field="id")
 
 
 def iter_records(path: str) -> Iterator[tuple[int, dict[str, Any]]]:
