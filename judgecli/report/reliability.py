@@ -44,23 +44,23 @@ def reliability_figures(correct: np.ndarray, confidence: np.ndarray) -> dict[str
         hits = np.count_nonzero(right[:k])
         coverage.append({"coverage": tenth / 10, "n": int(k), "accuracy": float(hits / k)})
     out["accuracy_at_coverage"] = coverage
-    pass_ = _SortedPass(int(np.count_nonzero(right)), n)
+    sweep = _SortedSweep(int(np.count_nonzero(right)), n)
     for start in range(0, n, SLICE):
-        pass_.add(confidence[order[start:start + SLICE]], right[start:start + SLICE])
-    out["auroc"] = pass_.auroc()
-    filled = pass_.count > 0
-    gap = np.abs(pass_.right[filled] - pass_.conf_sum[filled])  # = |B| * |acc(B) - conf(B)|
+        sweep.add(confidence[order[start:start + SLICE]], right[start:start + SLICE])
+    out["auroc"] = sweep.auroc()
+    filled = sweep.count > 0
+    gap = np.abs(sweep.right[filled] - sweep.conf_sum[filled])  # = |B| * |acc(B) - conf(B)|
     out["ece"] = float(gap.sum() / n)
     out["calibration_bins"] = [
-        {"low": round(float(pass_.edges[m]), 6), "high": round(float(pass_.edges[m + 1]), 6),
-         "n": int(pass_.count[m]),
-         "confidence": float(pass_.conf_sum[m] / pass_.count[m]) if pass_.count[m] else None,
-         "accuracy": float(pass_.right[m] / pass_.count[m]) if pass_.count[m] else None}
+        {"low": round(float(sweep.edges[m]), 6), "high": round(float(sweep.edges[m + 1]), 6),
+         "n": int(sweep.count[m]),
+         "confidence": float(sweep.conf_sum[m] / sweep.count[m]) if sweep.count[m] else None,
+         "accuracy": float(sweep.right[m] / sweep.count[m]) if sweep.count[m] else None}
         for m in range(BINS)]
     return out
 
 
-class _SortedPass:
+class _SortedSweep:
     """AUROC and calibration bins over the items in falling confidence, a slice at a time.
 
     AUROC = U / (P * N), U counting each (right, wrong) pair with the right item more
