@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from . import __version__
+from .cli_report import REPORT_EPILOG, report
 from .errors import BudgetExhausted, JudgecliError
 
 if TYPE_CHECKING:
@@ -253,7 +254,8 @@ def compare(
     import json
 
     from .assemble import Roles, assemble
-    from .compare import CompareOptions, build_pairs, compare as run_compare
+    from .compare import CompareOptions, build_pairs
+    from .compare import compare as run_compare
     from .compare.render import render
     from .records import parse_map
     from .runner import JudgeOptions
@@ -322,7 +324,8 @@ def calibrate(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Which indicator predicts the judge's correctness; a threshold for the cascade."""
-    from .calibration import calibrate as fit, dump, judge_labelled, read_labelled
+    from .calibration import calibrate as fit
+    from .calibration import dump, judge_labelled, read_labelled
     from .calibration_render import render as render_calibration
 
     if (labelled is None) == (judgments is None):
@@ -352,61 +355,7 @@ def calibrate(
         render_calibration(result)
 
 
-@app.command(epilog="Examples:\n\n"
-             "  judgecli report judged.jsonl\n\n"
-             "  judgecli report judged.jsonl --labels gold.jsonl --by category --json\n\n"
-             "  judgecli report judge1.jsonl judge2.jsonl --fail-under agreement=0.8 "
-             "--fail-over position_bias=0.1\n\n"
-             "Exit codes: 0 ok, 1 a --fail-under/--fail-over gate failed, 2 bad input.")
-def report(
-    files: Annotated[list[str], typer.Argument(
-        help="Judgment JSONL file(s) written by `judgecli judge`, or - for stdin. Several "
-             "files are reported side by side on the ids they share.")],
-    labels: Annotated[Optional[str], typer.Option(
-        help="JSONL of {\"id\", \"label\"} lines, joined by id (replaces `label`).")] = None,
-    errors: Annotated[str, typer.Option(
-        help="How a failed judgment counts: wrong, tie (as JudgeLM and PandaLM count "
-             "them) or drop. The error rate is always shown.")] = "wrong",
-    by: Annotated[Optional[str], typer.Option(
-        help="One row per value of this field (dotted path; several joined by commas, "
-             "e.g. model_a,model_b).")] = None,
-    field_map: Annotated[Optional[list[str]], typer.Option(
-        "--map", help="Read a figure's field from elsewhere: DST=SRC (repeatable), e.g. "
-                      "--map verdict=winner --map label=gold.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    plot: Annotated[Optional[str], typer.Option(
-        help="Write a reliability diagram and accuracy-coverage curve (.png, .svg or "
-             ".html; needs matplotlib).")] = None,
-    fail_under: Annotated[Optional[list[str]], typer.Option(
-        help="Exit 1 when FIGURE is below VALUE: FIGURE=VALUE (repeatable).")] = None,
-    fail_over: Annotated[Optional[list[str]], typer.Option(
-        help="Exit 1 when FIGURE is above VALUE: FIGURE=VALUE (repeatable).")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the bootstrap interval.")] = 0,
-) -> None:
-    """Agreement, bias and reliability of judgment files."""
-    import json
-
-    from .records import parse_map
-    from .report import ReportOptions, build_report, check_gates, parse_gates, render
-    from .report import as_json as to_json
-
-    gates = parse_gates(fail_under or [], fail_over or [])
-    options = ReportOptions(errors=errors, labels=labels, seed=seed,
-                            by=tuple(f.strip() for f in by.split(",")) if by else (),
-                            mapping=parse_map(field_map or []))
-    summaries = build_report(files, options)
-    failures = check_gates(summaries, gates)
-    if plot:
-        from .report.plot import write_plot
-        write_plot(summaries, plot)
-    if as_json:
-        typer.echo(json.dumps(to_json(summaries), indent=2, allow_nan=False))
-    else:
-        render(summaries)
-    for failure in failures:
-        typer.echo(f"judgecli: gate failed: {failure}", err=True)
-    if failures:
-        raise typer.Exit(1)
+app.command(epilog=REPORT_EPILOG)(report)
 
 
 @app.command()

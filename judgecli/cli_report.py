@@ -1,0 +1,66 @@
+"""``judgecli report``'s options: the command line of :mod:`judgecli.report` (registered on
+the app in :mod:`judgecli.cli`, which stays a module of the judging commands)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+REPORT_EPILOG = ("Examples:\n\n"
+                 "  judgecli report judged.jsonl\n\n"
+                 "  judgecli report judged.jsonl --labels gold.jsonl --by category --json\n\n"
+                 "  judgecli report judge1.jsonl judge2.jsonl --fail-under agreement=0.8 "
+                 "--fail-over position_bias=0.1\n\n"
+                 "Exit codes: 0 ok, 1 a --fail-under/--fail-over gate failed, 2 bad input.")
+
+
+def report(
+    files: Annotated[list[str], typer.Argument(
+        help="Judgment JSONL file(s) written by `judgecli judge`, or - for stdin. Several "
+             "files are reported side by side on the ids they share.")],
+    labels: Annotated[Optional[str], typer.Option(
+        help="JSONL of {\"id\", \"label\"} lines, joined by id (replaces `label`).")] = None,
+    errors: Annotated[str, typer.Option(
+        help="How a failed judgment counts: wrong, tie (as JudgeLM and PandaLM count "
+             "them) or drop. The error rate is always shown.")] = "wrong",
+    by: Annotated[Optional[str], typer.Option(
+        help="One row per value of this field (dotted path; several joined by commas, "
+             "e.g. model_a,model_b).")] = None,
+    field_map: Annotated[Optional[list[str]], typer.Option(
+        "--map", help="Read a figure's field from elsewhere: DST=SRC (repeatable), e.g. "
+                      "--map verdict=winner --map label=gold.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    plot: Annotated[Optional[str], typer.Option(
+        help="Write a reliability diagram and accuracy-coverage curve (.png, .svg or "
+             ".html; needs matplotlib).")] = None,
+    fail_under: Annotated[Optional[list[str]], typer.Option(
+        help="Exit 1 when FIGURE is below VALUE: FIGURE=VALUE (repeatable).")] = None,
+    fail_over: Annotated[Optional[list[str]], typer.Option(
+        help="Exit 1 when FIGURE is above VALUE: FIGURE=VALUE (repeatable).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap interval.")] = 0,
+) -> None:
+    """Agreement, bias and reliability of judgment files."""
+    import json
+
+    from .records import parse_map
+    from .report import ReportOptions, build_report, check_gates, parse_gates, render
+    from .report import as_json as to_json
+
+    gates = parse_gates(fail_under or [], fail_over or [])
+    options = ReportOptions(errors=errors, labels=labels, seed=seed,
+                            by=tuple(f.strip() for f in by.split(",")) if by else (),
+                            mapping=parse_map(field_map or []))
+    summaries = build_report(files, options)
+    failures = check_gates(summaries, gates)
+    if plot:
+        from .report.plot import write_plot
+        write_plot(summaries, plot)
+    if as_json:
+        typer.echo(json.dumps(to_json(summaries), indent=2, allow_nan=False))
+    else:
+        render(summaries)
+    for failure in failures:
+        typer.echo(f"judgecli: gate failed: {failure}", err=True)
+    if failures:
+        raise typer.Exit(1)
