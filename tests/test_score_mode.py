@@ -124,7 +124,7 @@ def test_token_budget_batches_and_out_of_memory_halves(tiny_judge, monkeypatch) 
     def scarce(batch, requests):  # as if a GPU held at most 3 prompts
         sizes.append(len(batch))
         if len(batch) > 3:
-            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
         return real_score(batch, requests)
 
     monkeypatch.setattr(judge, "_score", scarce)
@@ -136,9 +136,9 @@ def test_token_budget_batches_and_out_of_memory_halves(tiny_judge, monkeypatch) 
     assert sizes[0] == 10 and max(sizes[1:]) <= 5 and judge.token_budget <= 5 * widest
     judge.token_budget = None
     monkeypatch.setattr(judge, "_score", lambda batch, requests: (_ for _ in ()).throw(
-        torch.OutOfMemoryError("simulated")))
-    with pytest.raises(torch.OutOfMemoryError):  # one prompt too big: nothing left to halve
-        judge._run([0], encoded, plain.requests(items[0]) * 2, "score", [None] * 4)
+        torch.cuda.OutOfMemoryError("simulated")))
+    with pytest.raises(torch.cuda.OutOfMemoryError):  # one prompt too big: nothing left to halve
+        judge._run([0], encoded, [0] * 4, plain.requests(items[0]) * 2, "score", [None] * 4)
 
 
 def test_explain_mode_generates_and_fails_honestly(tiny_judge) -> None:

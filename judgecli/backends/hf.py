@@ -188,36 +188,43 @@ class TransformersJudge(Judge):
 
     def complete(self, requests: Sequence[Request]) -> list[Completion]:
         encoded = [self.encode(r) for r in requests]
-        results: list[Completion | None] = [None] * len(requests)
         growth = [0 if r.score_line is not None else r.max_new_tokens for r in requests]
-        for chunk in self.plan_batches(encoded, growth):
+        results: list[Completion | None] = [None] * len(requests)
+        pending = self.plan_batches(encoded, growth)
+        while pending:
+            chunk, budget = pending.pop(0), self.token_budget
             for mode in ("score", "explain"):
                 rows = [i for i in chunk
                         if (requests[i].score_line is not None) == (mode == "score")]
                 if rows:
-                    self._run(rows, encoded, requests, mode, results)
+                    self._run(rows, encoded, growth, requests, mode, results)
+            if self.token_budget != budget and pending:
+                # Out of memory: the batches still to run are planned again, smaller.
+                rest = [i for batch in pending for i in batch]
+                plan = self.plan_batches([encoded[i] for i in rest], [growth[i] for i in rest])
+                pending = [[rest[k] for k in batch] for batch in plan]
         return [r for r in results if r is not None]
 
-    def _run(self, rows: list[int], encoded: Sequence[list[int]], requests: Sequence[Request],
-             mode: str, results: list[Completion | None]) -> None:
-        """One batch; out of GPU memory, its halves one after the other, and later batches
-        get a smaller token budget (the estimate was too generous for this model)."""
+    def _run(self, rows: list[int], encoded: Sequence[list[int]], growth: Sequence[int],
+             requests: Sequence[Request], mode: str, results: list[Completion | None]) -> None:
+        """One batch; out of GPU memory, its halves one after the other, and the token budget
+        shrinks to half of what this batch held."""
         batch = [encoded[i] for i in rows]
         try:
             with torch.inference_mode():
                 done = self._score(batch, [requests[i] for i in rows]) if mode == "score" \
                     else self._generate(batch, max(requests[i].max_new_tokens for i in rows))
-        except torch.OutOfMemoryError:
+        except torch.cuda.OutOfMemoryError:  # torch.OutOfMemoryError from torch 2.5 on
             if len(rows) == 1:
                 raise
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
-            width = max(len(ids) for ids in batch)
+            width = max(len(encoded[i]) + growth[i] for i in rows)  # as plan_batches counts
             if self.token_budget:
                 self.token_budget = min(self.token_budget, width * len(rows) // 2)
             half = len(rows) // 2
-            self._run(rows[:half], encoded, requests, mode, results)
-            self._run(rows[half:], encoded, requests, mode, results)
+            self._run(rows[:half], encoded, growth, requests, mode, results)
+            self._run(rows[half:], encoded, growth, requests, mode, results)
             return
         for i, completion in zip(rows, done, strict=True):
             results[i] = completion
@@ -288,10 +295,13 @@ class TransformersJudge(Judge):
             active = [i for i, state in enumerate(rows) if not state.finished]
             if not active:
                 break
-            # One copy of the step's logits to the host, not a gather and a sync per row.
-            host = logits if logits.device.type == "cpu" else logits.float().cpu()
+            # One gather of the tokens any row may take next and one copy of it to the host,
+            # not a gather and a sync per row (nor the whole vocabulary's logits).
+            columns = sorted({t for i in active for t in rows[i].allowed()})
+            host = logits[:, columns].float().cpu()
+            at = {token: k for k, token in enumerate(columns)}
             for i in active:
-                next_tokens[i] = rows[i].step(host[i])
+                next_tokens[i] = rows[i].step(host[i], at)
             mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
             last = last + 1
             # One forward more than the tokens need: the logits after the last token of the
@@ -367,11 +377,16 @@ class _RowState:
     def finished(self) -> bool:
         return self.slot == len(self.tries)
 
-    def step(self, logits: torch.Tensor) -> int:
-        allowed = sorted(k for k in self.node if k != _LEAF)
+    def allowed(self) -> list[int]:
+        """The tokens the line may go on with, in id order."""
+        return sorted(k for k in self.node if k != _LEAF)
+
+    def step(self, logits: torch.Tensor, at: dict[int, int]) -> int:
+        """``logits``: this row's logits of some tokens, token ``t`` at column ``at[t]``."""
+        allowed = self.allowed()
         # Softmax over the allowed tokens only; argmax takes the lowest id on a tie,
         # as greedy decoding over logits masked to the allowed set does.
-        restricted = logits[allowed].float()
+        restricted = logits[[at[token] for token in allowed]]
         probs = torch.softmax(restricted, dim=-1).tolist()
         best = int(torch.argmax(restricted))
         for j, token in enumerate(allowed):
