@@ -25,6 +25,13 @@ CODE = {"A": A, "B": B, "tie": TIE, "pass": PASS, "fail": FAIL}
 FAILED = -1  # a verdict, or one order's verdict, that failed
 ABSENT = -2  # an order that was not judged
 NO_LABEL = -1
+SLICE = 1 << 16  # items per step where a figure is counted a slice of items at a time
+
+
+def apply_errors(codes: np.ndarray, errors: str) -> np.ndarray:
+    """Verdict codes as ``--errors`` counts them: a failed one becomes a tie (``tie``) or its
+    own class that never matches a label (``wrong``; ``drop`` leaves items out elsewhere)."""
+    return np.where(codes == FAILED, TIE if errors == "tie" else ERROR, codes)
 
 
 def code_counts(*columns: np.ndarray) -> dict[tuple[int, ...], int]:

@@ -49,6 +49,14 @@ def constant(n: int, value: Any, dtype: Any) -> np.ndarray:
     return np.broadcast_to(np.array(value, dtype=dtype), (n,))
 
 
+def take(column: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """``column[index]``, keeping a constant column constant (indexing would copy it)."""
+    if column.strides == (0,) and len(column):
+        n = int(np.count_nonzero(index)) if index.dtype == bool else len(index)
+        return constant(n, column[0], column.dtype)
+    return column[index]
+
+
 class Kinds:
     """The kind of judgment a file holds, set by its first lines and enforced on the rest."""
 
@@ -221,4 +229,4 @@ class View:
 
     def subset(self, mask: np.ndarray) -> View:
         return View(self.source, self.judge, self.template,
-                    {name: values[mask] for name, values in self.columns.items()})
+                    {name: take(values, mask) for name, values in self.columns.items()})

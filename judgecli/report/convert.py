@@ -43,10 +43,6 @@ from ..parsers import Parsed, ParseFailure, parse_scores
 _PANDALM_CODES = {"0": "tie", "1": "A", "2": "B", "tie": "tie"}
 
 
-def _load_json(path: str) -> list[dict[str, Any]]:
-    return read_json_list(path)
-
-
 def _field(row: dict[str, Any], key: str, file: str, number: int) -> Any:
     if key not in row:
         raise InputError(f"item {number}: missing", file=file, field=key)
@@ -74,9 +70,9 @@ def majority(votes: list[Any]) -> Any:
 
 
 def pandalm(testset: str, results: str, judge: str | None = None) -> Iterator[dict[str, Any]]:
-    items = _load_json(testset)
+    items = read_json_list(testset)
     by_idx: dict[str, dict[str, Any]] = {}
-    for number, row in enumerate(_load_json(results), start=1):
+    for number, row in enumerate(read_json_list(results), start=1):
         by_idx[str(_field(row, "idx", results, number))] = row
     judge = judge or Path(results).name.removesuffix("-testset-v1.json")
     for number, item in enumerate(items, start=1):
@@ -118,7 +114,7 @@ def _llmbar_order(name: str, entry: Any) -> OrderResult:
 def llmbar(path: str, judge: str | None = None) -> Iterator[dict[str, Any]]:
     name = Path(path).name
     subset, _, evaluator = name.removesuffix(".json").partition(".")
-    for number, item in enumerate(_load_json(path), start=1):
+    for number, item in enumerate(read_json_list(path), start=1):
         results = _field(item, "results", path, number)
         if isinstance(results, str):
             try:

@@ -34,12 +34,11 @@ import numpy as np
 from scipy import stats
 from sklearn.metrics import mean_absolute_error
 
-from .codes import num
+from .codes import SLICE, num
 
 NUMERIC_KEYS = ("pearson", "pearson_p", "spearman", "spearman_p", "kendall", "kendall_p",
                 "mae")
 TABLE_LIMIT = 256  # distinct values a side, for the table of counts
-SLICE = 1 << 16
 
 
 def numeric_figures(score: np.ndarray, gold: np.ndarray) -> dict[str, Any]:

@@ -35,7 +35,17 @@ import numpy as np
 from ..errors import InputError, JudgecliError
 from ..jsonl import display_name, iter_raw, parse_line
 from .codes import CODE, NO_LABEL, PASS
-from .columns import COLUMNS, MISSING, PAIR, Kinds, VerdictColumns, View, as_number, constant
+from .columns import (
+    COLUMNS,
+    MISSING,
+    PAIR,
+    Kinds,
+    VerdictColumns,
+    View,
+    as_number,
+    constant,
+    take,
+)
 from .delimiters import holds_delimiters, record_answers
 from .views import ViewReader
 
@@ -148,7 +158,7 @@ class Judgments:
         return len(self.ids)
 
     def subset(self, mask: np.ndarray) -> Judgments:
-        arrays: dict[str, Any] = {name: getattr(self, name)[mask] for name in _ARRAYS}
+        arrays: dict[str, Any] = {name: take(getattr(self, name), mask) for name in _ARRAYS}
         agreement = self.panel_agreement
         return replace(self, **arrays, views=[v.subset(mask) for v in self.views],
                        panel_agreement=None if agreement is None else agreement[mask])

@@ -28,10 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from .codes import FAILED
+from .codes import FAILED, SLICE
 
 PANEL_KEYS = ("panel_members", "panel_alpha", "panel_agreement", "panel_unanimous")
-SLICE = 1 << 16  # items per step
 
 
 def panel_figures(members: list[dict[str, np.ndarray]], agreement: np.ndarray | None,

@@ -22,11 +22,12 @@ from typing import Any
 
 import numpy as np
 
+from .codes import SLICE
+
 BINS = 10
 COVERAGES = tuple(range(1, 11))  # tenths
 RELIABILITY_KEYS = ("n_confidence", "accuracy_at_coverage", "auroc", "ece",
                     "calibration_bins")
-SLICE = 1 << 16  # items per step of the AUROC and ECE pass over the sorted items
 
 
 def reliability_figures(correct: np.ndarray, confidence: np.ndarray) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .codes import ERROR, FAILED, NO_LABEL, TIE, share
+from .codes import FAILED, NO_LABEL, apply_errors, share
 
 REVIEW_KEYS = ("n_reviewed", "review_changed", "agreement_before_review",
                "agreement_after_review", "review_fixed", "review_broke")
@@ -43,7 +43,7 @@ def review_figures(first: np.ndarray, review: dict[str, np.ndarray], gold: np.nd
         counted &= first != FAILED
     if not counted.any():
         return out
-    before = np.where(first == FAILED, TIE if errors == "tie" else ERROR, first)[counted]
+    before = apply_errors(first, errors)[counted]
     after, gold = review["verdict"][counted], gold[counted]
     right_before, right_after = before == gold, after == gold
     out.update(agreement_before_review=share(right_before),

@@ -39,7 +39,7 @@ from .agreement import (
     order_figures,
 )
 from .bias import BIAS_KEYS, longer_wins, position_figures, verdicts_by_order
-from .codes import ERROR, FAILED, NO_LABEL, TIE
+from .codes import FAILED, NO_LABEL, apply_errors
 from .columns import BINARY, PAIR, SINGLE
 from .grades import NUMERIC_KEYS, numeric_figures
 from .judges import judge_rows
@@ -115,10 +115,6 @@ def summarise(judgments: Judgments, options: ReportOptions = ReportOptions(), *,
     return out
 
 
-def _policy(codes: np.ndarray, errors: str) -> np.ndarray:
-    return np.where(codes == FAILED, TIE if errors == "tie" else ERROR, codes)
-
-
 def figures(j: Judgments, options: ReportOptions) -> dict[str, Any]:
     out: dict[str, Any] = dict.fromkeys(KEYS)
     n = len(j)
@@ -157,8 +153,7 @@ def _verdict_figures(j: Judgments, options: ReportOptions, out: dict[str, Any]) 
     keep = slice(None)
     if options.errors == "drop":
         keep = ~(j.failed | (j.order_ab == FAILED) | (j.order_ba == FAILED))
-    verdict = _policy(j.verdict[keep], options.errors)
-    ab, ba = (_policy(o[keep], options.errors) for o in (j.order_ab, j.order_ba))
+    verdict = apply_errors(j.verdict[keep], options.errors)
     gold = j.label[keep]
     labelled = gold != NO_LABEL
     gold_l, verdict_l = gold[labelled], verdict[labelled]
@@ -166,11 +161,13 @@ def _verdict_figures(j: Judgments, options: ReportOptions, out: dict[str, Any]) 
     if binary:
         out["pass_rate"] = pass_rate(verdict)
     else:
+        ab, ba = (apply_errors(o[keep], options.errors) for o in (j.order_ab, j.order_ba))
         out.update(order_figures(gold_l, ab[labelled], ba[labelled]))
         out.update(position_figures(ab, ba))
         out.update(win_figures(verdict, seed=options.seed, resamples=options.resamples))
         out.update(longer_wins(verdict, j.longer[keep]))
-    del ab, ba, gold_l, verdict_l
+        del ab, ba
+    del gold_l, verdict_l
     # The labelled items with a confidence. A 1M-item report copies the float column only
     # when some items are left out, and then only once.
     confidence = j.confidence[keep]
