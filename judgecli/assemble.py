@@ -6,7 +6,7 @@ members or roles use it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import IO, Any
 
@@ -180,21 +180,19 @@ def show_prompts(input_path: str, options: JudgeOptions,
     every API member (its prompts counted even when another member printed them), and of an
     API reviewer. A review prompt holds the first judge's text, unknown before judging: it
     is counted as empty, plus at most ``max_new_tokens`` tokens a request for that text."""
-    printed: set[str] = set()
-    count = 0
+    # One pass over the input per distinct template, feeding every member's estimate.
+    by_template: dict[str, tuple[Template, list[Estimate]]] = {}
     estimates = []
     for spec, template in members:
         estimate = _estimate(spec, options, price_in, price_out)
+        by_template.setdefault(template.name, (template, []))[1].extend(
+            [estimate] if estimate is not None else [])
         if estimate is not None:
             estimates.append(estimate)
-        if template.name in printed and estimate is None:
-            continue
-        sink = out if template.name not in printed else _Discard()
-        shown = dry_run(input_path, replace(options, template=template), sink,
-                        mapping=mapping, on_prompt=estimate.add if estimate else None)
-        if template.name not in printed:
-            count += shown
-            printed.add(template.name)
+    count = 0
+    for template, feeds in by_template.values():
+        count += dry_run(input_path, replace(options, template=template), out,
+                         mapping=mapping, on_prompt=_each(feeds) if feeds else None)
     estimate = _estimate(review[0], options, price_in, price_out, role="reviewer",
                          unknown_tokens=options.max_new_tokens) if review else None
     if review is not None and estimate is not None:
@@ -213,8 +211,15 @@ def _estimate(spec: str | None, options: JudgeOptions, price_in: float | None,
                     price_out=price_out, **kwargs)
 
 
+def _each(estimates: list[Estimate]) -> Callable[[Any], None]:
+    def add(prompt: Any) -> None:
+        for estimate in estimates:
+            estimate.add(prompt)
+    return add
+
+
 class _Discard:
-    """A sink for prompts already printed."""
+    """A sink for prompts that are counted, not printed (a review's)."""
 
     def write(self, _: str) -> int:
         return 0

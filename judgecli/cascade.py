@@ -91,9 +91,7 @@ class Cascade:
             try:
                 done = self.fallback.judge_items([items[k] for k in escalate])
             except BudgetExhausted as stop:
-                by_id = {r["id"]: r for r in stop.records}
-                done = [by_id.get(items[k].id) for k in escalate]
-                stopped = stop
+                done, stopped = stop.records_for([items[k] for k in escalate]), stop
             for k, record in zip(escalate, done):
                 if record is not None:
                     strong[k] = record

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError, OutputError
-from .jsonl import STDIN, JsonlWriter, id_key, scan_output
+from .jsonl import STDIN, JsonlWriter, id_key, refuse_existing, scan_output
 from .records import Item, read_items
 
 MERGE_TIMEOUT = 7 * 24 * 3600.0  # process 0 waits for the slowest shard this long at most
@@ -105,12 +105,11 @@ def open_shard(shard: Shard, output_path: str | None, *, resume: bool, force: bo
     if output_path is None or output_path == STDIN:
         raise OutputError("judging with several processes needs an output file (-o FILE)")
     main_done: set[Any] = set()
-    if os.path.exists(output_path) and os.path.getsize(output_path) > 0:
-        if resume:
+    if resume:
+        if os.path.exists(output_path) and os.path.getsize(output_path) > 0:
             main_done = scan_output(output_path)[0]
-        elif not force:
-            raise OutputError(f"{output_path} exists; use --resume to finish it or --force "
-                              "to overwrite it")
+    elif not force:
+        refuse_existing(output_path)
     part = shard.part(output_path)
     for stale in ((part + ".done", part) if not resume else (part + ".done",)):
         if os.path.exists(stale):

@@ -59,3 +59,12 @@ class BudgetExhausted(JudgecliError):
         super().__init__(message)
         self.completions: list[Any] = completions or []
         self.records: list[Any] = []
+
+    def records_for(self, items: list[Any]) -> list[Any]:
+        """The finished record of each of ``items`` (by id, as ``judge`` compares ids), in
+        their order; None for an item left for ``--resume``. What a wrapper of judgings (a
+        panel, a review, the cascade) needs to line its judgings' records up again."""
+        from .jsonl import id_key
+
+        by_id = {id_key(r["id"]): r for r in self.records}
+        return [by_id.get(id_key(item.id)) for item in items]

@@ -229,7 +229,7 @@ def open_output(path: str | None, *, resume: bool, force: bool,
         done, good = scan_output(path)
         with open(path, "r+b") as handle:
             handle.truncate(good)
-    elif exists and not force:
+    elif not force:
         refuse_existing(path)
     try:
         stream = open(path, "ab" if resume else "wb")

@@ -35,7 +35,6 @@ from typing import Any
 
 from .confidence import order_average
 from .errors import BudgetExhausted, JudgecliError
-from .jsonl import id_key
 from .parsers import FAIL, PASS, TIE, A, B
 from .records import MULTI, PAIR, Item
 from .runner import Judging
@@ -127,8 +126,7 @@ class Panel:
                     records: list[dict[str, Any] | None] = list(
                         self.members[number].judge_items(items))
                 except BudgetExhausted as stop:
-                    by_id = {id_key(r["id"]): r for r in stop.records}
-                    records = [by_id.get(id_key(item.id)) for item in items]
+                    records = stop.records_for(items)
                     stops.append(stop)
                 results[number] = records
 
@@ -194,15 +192,16 @@ class Panel:
             else:
                 top_p = max(mean.values())
                 tied = [c for c in classes if mean[c] >= top_p - 1e-12]
-            verdict = tied[0] if len(tied) == 1 else self._break_tie(tied, voting)
+            verdict = tied[0] if len(tied) == 1 else self._break_tie(tied, voting, dists)
         return verdict, mean[verdict]
 
-    def _break_tie(self, tied: list[str], voting: list[dict[str, Any]]) -> str:
-        # Each voter weighs in with its own probability of its verdict, its orders averaged:
-        # not the strict-combine confidence, which calls a tie from two disagreeing orders
-        # near-certain. Members without probabilities weigh 1 each and cannot break a tie.
-        classes = PAIR_VERDICTS if self.kind == "pair" else BINARY_VERDICTS
-        weight = {c: sum(_distribution(j, classes)[c] for j in voting if j["verdict"] == c)
+    def _break_tie(self, tied: list[str], voting: list[dict[str, Any]],
+                   dists: list[dict[str, float]]) -> str:
+        # Each voter weighs in with its own probability of its verdict, its orders averaged
+        # (``dists``: each voter's distribution): not the strict-combine confidence, which
+        # calls a tie from two disagreeing orders near-certain. Members without
+        # probabilities weigh 1 each and cannot break a tie.
+        weight = {c: sum(d[c] for j, d in zip(voting, dists, strict=True) if j["verdict"] == c)
                   for c in tied}
         best = max(weight.values())
         leaders = [c for c in tied if weight[c] >= best - 1e-12]
@@ -229,8 +228,7 @@ class Panel:
                 if not found:
                     return out if order == "BA" else []
                 entries.append(found[0])
-            answered = [{"verdict": o.get("verdict"), "probs": o.get("probs"),
-                         "confidence": (o.get("probs") or {}).get(o.get("verdict"))}
+            answered = [{"verdict": o.get("verdict"), "probs": o.get("probs")}
                         for o in entries if o.get("error") is None and o.get("verdict")]
             verdict = self._verdict(answered)[0] if answered else None
             out.append({"order": order, "verdict": verdict,

@@ -29,7 +29,6 @@ from .templates import Template, placeholders
 
 _MARKER = {A: "[[A]]", B: "[[B]]", TIE: "[[C]]"}
 _FLIP = {A: B, B: A, TIE: TIE}
-REVIEW_PLACEHOLDERS = ("first_verdict", "first_judgment")
 
 
 def check_review_templates(first: Template, review: Template) -> None:
@@ -66,9 +65,9 @@ class Review:
             records = self.first.judge_items(items)
         except BudgetExhausted as stop:
             # Review what the first judge finished; the rest is left for --resume.
-            stopped, records = stop, list(stop.records)
-            finished = {id_key(r["id"]) for r in records}
-            items = [item for item in items if id_key(item.id) in finished]
+            stopped, found = stop, stop.records_for(items)
+            items = [item for item, record in zip(items, found, strict=True) if record]
+            records = [record for record in found if record]
         wanted = [(item, record) for item, record in zip(items, records, strict=True)
                   if record["judgment"].get("error") is None
                   and self._first_value(record["judgment"]) is not None]
