@@ -154,7 +154,7 @@ def main() -> None:
 
     import torch
 
-    from judgecli import JudgeOptions, Judging, judge_file, load_judge, load_template
+    from judgecli import JudgeOptions, Judging, Request, judge_file, load_judge, load_template
     from judgecli.records import to_item
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -225,7 +225,7 @@ def main() -> None:
         with torch.inference_mode():
             for it in items[:limit]:
                 for order in ("AB", "BA") if swap else ("AB",):
-                    ids = torch.tensor([judge.encode(judging.requests(it)[0].__class__(
+                    ids = torch.tensor([judge.encode(Request(
                         prompt=options.template.render(it, order)))], device=model.device)
                     # A trained JudgeLM writes "s1 s2\n": about five tokens in fast-eval mode.
                     model.generate(ids, do_sample=False, max_new_tokens=5,
@@ -248,7 +248,7 @@ def main() -> None:
             ("JudgeLM-style loop (1 item, 1 order, generate)", loop_time)]
     print(f"\nmodel {size} ({params / 1e6:.1f}M params) on {device}; {n} pairs, "
           f"{prompts} prompts, {tokens} prompt tokens ({tokens / prompts:.0f} per prompt), "
-          f"batch size {judge.preferred_batch()}")
+          f"{len(batches)} batches of {prompts / len(batches):.1f} prompts on average")
     print(f"{'what':50s} {'seconds':>9s} {'pairs/s':>9s}")
     for name, seconds in rows:
         print(f"{name:50s} {seconds:9.2f} {n / seconds:9.2f}")

@@ -150,12 +150,7 @@ def encode(tokenizer, template, row: dict, order: str, *, short: bool = False) -
     if short:
         prompt = shortened(prompt)
     encoded = tokenizer(prompt, return_offsets_mapping=True)
-    ids = list(encoded.input_ids)
-    start = len(ids)
-    line, why = target(row, order).split("\n", 1)
-    ids += tokenizer(line + "\n", add_special_tokens=False).input_ids
-    explain = len(ids)
-    ids += tokenizer(why, add_special_tokens=False).input_ids + [tokenizer.eos_token_id]
+    ids, start, explain = _with_reply(tokenizer, list(encoded.input_ids), row, order)
     shown = [row["value_a"], row["value_b"]]
     if order == "BA":
         shown.reverse()
@@ -173,20 +168,25 @@ def encode(tokenizer, template, row: dict, order: str, *, short: bool = False) -
 def _encode_outlier(tokenizer, template, row: dict, order: str, short: bool) -> Example:
     prompt = template.render(_item(row), order).text
     ids = tokenizer(shortened(prompt) if short else prompt).input_ids
+    ids, start, explain = _with_reply(tokenizer, list(ids), row, order)
+    return Example(ids, start, explain, None, ())
+
+
+def _with_reply(tokenizer, ids: list[int], row: dict, order: str) -> tuple[list[int], int, int]:
+    """The prompt's ids, then the reply's, and where the reply and its explanation start."""
     start = len(ids)
     line, why = target(row, order).split("\n", 1)
     ids += tokenizer(line + "\n", add_special_tokens=False).input_ids
     explain = len(ids)
     ids += tokenizer(why, add_special_tokens=False).input_ids + [tokenizer.eos_token_id]
-    return Example(ids, start, explain, None, ())
+    return ids, start, explain
 
 
 def _item(row: dict):
-    from judgecli.records import PAIR, Item
+    """The row as ``judgecli judge`` reads it, so the prompt is the one judgecli sends."""
+    from judgecli.records import to_item
 
-    return Item(id=row["id"], line=0, kind=PAIR, question=row["question"], record=row,
-                answer_a=row["answer_a"], answer_b=row["answer_b"],
-                reference=row["reference"])
+    return to_item(row, file="demo", line=0)
 
 
 def train(out: Path, *, steps: int, short_steps: int, batch: int, lr: float, seed: int,
