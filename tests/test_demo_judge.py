@@ -3,12 +3,12 @@ CLI, and the example files are sound and reproducible."""
 
 from __future__ import annotations
 
-import json
 import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from conftest import read_jsonl
 
 from judgecli.records import PAIR, read_items
 
@@ -25,11 +25,6 @@ needs_judge = pytest.mark.skipif(
     not (DEMO_JUDGE / "model.safetensors").is_file(),
     reason="examples/demo-judge is missing (python examples/train_demo_judge.py)")
 HELDOUT = 500
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
-            if line.strip()]
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import pytest
 from conftest import write_jsonl
 from report_records import binary
 from sklearn.metrics import accuracy_score, precision_recall_fscore_support
-from test_report_helpers import auroc, kappa, record, single
+from test_report_helpers import auroc, kappa, record, report_rows, single
 from typer.testing import CliRunner
 
 from judgecli.cli import app
@@ -41,10 +42,7 @@ def _dataset(n: int = 300, seed: int = 3) -> list[dict[str, Any]]:
     return rows
 
 
-def _report(tmp_path: Path, rows: list[dict[str, Any]], **options: Any) -> dict[str, Any]:
-    (summary,) = build_report([str(write_jsonl(tmp_path / "b.jsonl", rows))],
-                              ReportOptions(**options))
-    return summary
+_report = partial(report_rows, name="b.jsonl")
 
 
 def _verdict(row: dict[str, Any]) -> str:

@@ -58,6 +58,15 @@ def write(path: Path, rows: list[dict[str, Any]]) -> str:
     return str(path)
 
 
+def report_rows(tmp_path: Path, rows: list[dict[str, Any]], name: str = "j.jsonl",
+                **options: Any) -> dict[str, Any]:
+    """The report of one file of these rows, written under ``tmp_path`` as ``name``."""
+    from judgecli.report import ReportOptions, build_report
+
+    (summary,) = build_report([write(tmp_path / name, rows)], ReportOptions(**options))
+    return summary
+
+
 # --- the published scripts' computations, as loops -------------------------------------
 
 def pandalm_metrics(gold: list[int], pred: list[int]) -> dict[str, float]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import pytest
 from conftest import write_jsonl
 from report_records import binary_judgment, grade_judgment, pair_judgment, panel
 from sklearn.metrics import accuracy_score
-from test_report_helpers import record
+from test_report_helpers import record, report_rows
 from typer.testing import CliRunner
 
 from judgecli.cli import app
@@ -31,11 +32,7 @@ def _pair_panel(i: int, verdicts: list[str | None], **extra: Any) -> dict[str, A
                  **extra)
 
 
-def _report(tmp_path: Path, rows: list[dict[str, Any]], name: str = "panel.jsonl",
-            **options: Any) -> dict[str, Any]:
-    (summary,) = build_report([str(write_jsonl(tmp_path / name, rows))],
-                              ReportOptions(**options))
-    return summary
+_report = partial(report_rows, name="panel.jsonl")
 
 
 def _random_panel(n: int = 150, seed: int = 5) -> list[dict[str, Any]]:
@@ -201,7 +198,7 @@ def test_alpha_undefined_when_no_item_has_two_verdicts(tmp_path: Path) -> None:
     s = _report(tmp_path, [_pair_panel(i, ["A", None, None], label="A") for i in range(3)])
     assert s["panel_alpha"] is None and s["panel_unanimous"] is None
     assert s["panel_agreement"] is None and s["panel_members"] == 3
-    same = _report(tmp_path, [_pair_panel(i, ["A", "A", "A"]) for i in range(3)], "same.jsonl")
+    same = _report(tmp_path, [_pair_panel(i, ["A", "A", "A"]) for i in range(3)], name="same.jsonl")
     assert same["panel_alpha"] is None and same["panel_unanimous"] == 1.0  # one value only
 
 

@@ -4,6 +4,7 @@ fixed and broke, counted by hand; the reviewer's row in the judge x template tab
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -11,12 +12,12 @@ import pytest
 from conftest import write_jsonl
 from report_records import binary, binary_judgment, grade_judgment, pair_judgment, reviewed
 from sklearn.metrics import accuracy_score
-from test_report_helpers import record, single
+from test_report_helpers import record, report_rows, single
 from typer.testing import CliRunner
 
 from judgecli.cli import app
 from judgecli.errors import InputError
-from judgecli.report import ReportOptions, build_report
+from judgecli.report import build_report
 
 # (label, first verdict, review verdict): None for a failed first judgment (not reviewed)
 # or a failed review ("failed").
@@ -38,10 +39,7 @@ def _rows(items: list[tuple[Any, Any, Any]] = ITEMS) -> list[dict[str, Any]]:
     return rows
 
 
-def _report(tmp_path: Path, rows: list[dict[str, Any]], **options: Any) -> dict[str, Any]:
-    (summary,) = build_report([str(write_jsonl(tmp_path / "r.jsonl", rows))],
-                              ReportOptions(**options))
-    return summary
+_report = partial(report_rows, name="r.jsonl")
 
 
 def test_review_figures_counted_by_hand(tmp_path: Path) -> None:

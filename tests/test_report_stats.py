@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +21,11 @@ from test_report_helpers import (
     kappa,
     pandalm_metrics,
     record,
+    report_rows,
     single,
-    write,
 )
 
-from judgecli.report import KEYS, ReportOptions, build_report
+from judgecli.report import KEYS
 from judgecli.report.winrate import bootstrap_ci
 
 V = ["A", "B", "tie"]
@@ -47,9 +48,7 @@ def _dataset(n: int = 400, seed: int = 1, fail: float = 0.05) -> list[dict[str, 
     return rows
 
 
-def _report(tmp_path: Path, rows: list[dict[str, Any]], **options: Any) -> dict[str, Any]:
-    (summary,) = build_report([write(tmp_path / "j.jsonl", rows)], ReportOptions(**options))
-    return summary
+_report = partial(report_rows, name="j.jsonl")
 
 
 def _as_tie(rows: list[dict[str, Any]]) -> tuple[list[str], list[str], list[str], list[str]]:
