@@ -56,15 +56,29 @@ class Cache:
             self._db = sqlite3.connect(self.path, timeout=_BUSY_MS / 1000,
                                        isolation_level=None, check_same_thread=False)
             self._db.execute(f"PRAGMA busy_timeout={_BUSY_MS}")
-            self._db.execute("PRAGMA journal_mode=WAL")
-            # NORMAL is durable across application crashes in WAL mode; a power loss may
-            # lose the last replies, which then are merely asked for again.
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("CREATE TABLE IF NOT EXISTS replies (key TEXT PRIMARY KEY, "
-                             "value TEXT NOT NULL, created REAL NOT NULL)")
+            self._set_up()
         except (OSError, sqlite3.Error) as exc:
             raise JudgecliError(f"cannot open the cache {self.path} ({exc}); use --cache-dir "
                                 "elsewhere or --no-cache") from None
+
+    def _set_up(self) -> None:
+        """WAL mode and the table. Two runs opening a new cache at once can find it locked
+        without SQLite waiting (switching to WAL does not call the busy handler), so a
+        locked database is tried again until the busy timeout."""
+        deadline = time.monotonic() + _BUSY_MS / 1000
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                # NORMAL is durable across application crashes in WAL mode; a power loss
+                # may lose the last replies, which then are merely asked for again.
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                self._db.execute("CREATE TABLE IF NOT EXISTS replies (key TEXT PRIMARY KEY, "
+                                 "value TEXT NOT NULL, created REAL NOT NULL)")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def get(self, key: str) -> dict[str, Any] | None:
         try:
