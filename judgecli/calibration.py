@@ -4,7 +4,10 @@ confidence, and the threshold below which a cascade escalates to a stronger judg
 From labelled judgments (gold labels from people, or from a teacher judge such as GPT-4):
 
 * for each indicator (indicators.py): AUROC for correctness, accuracy at coverage and, for
-  the probability-valued ones, expected calibration error (report/reliability.py);
+  the probability-valued ones, expected calibration error (report/reliability.py); the same
+  for the recorded ``judgment.confidence``, equal to ``verdict_prob`` in files judged now,
+  shown so that files from earlier versions (whose strict-rule confidence was another
+  quantity) can be compared;
 * temperature scaling (Guo et al. 2017): one T, fitted by maximum likelihood on the gold
   labels, applied to the verdict distribution averaged over the orders, so that
   ``confidence`` becomes calibrated;
@@ -51,6 +54,7 @@ class Labelled:
     failed: np.ndarray  # bool: the judgment failed (always escalated)
     consistent: np.ndarray  # bool (True where only one order was judged)
     dist: np.ndarray  # (n, 3) verdict distribution averaged over orders; nan where unknown
+    confidence: np.ndarray  # judgment.confidence as recorded; nan where absent
     gold: np.ndarray  # index into VERDICTS
     verdict: np.ndarray  # index into VERDICTS, -1 where failed
     records: list[dict[str, Any]]
@@ -97,11 +101,18 @@ def labelled_from(rows: Sequence[dict[str, Any]]) -> Labelled:
         if probs and all(isinstance(p, dict) for p in probs):
             dist[k] = [sum(p.get(v, 0.0) for p in probs) / len(probs) for v in VERDICTS]
     consistent = np.array([r["judgment"].get("consistent") is not False for r in rows])
+    confidence = np.array([_probability(r["judgment"].get("confidence")) for r in rows])
     return Labelled(ids=[r.get("id") for r in rows], correct=(verdict == gold) & ~failed,
-                    failed=failed, consistent=consistent, dist=dist, gold=gold,
+                    failed=failed, consistent=consistent, dist=dist, confidence=confidence,
+                    gold=gold,
                     verdict=verdict, records=list(rows),
                     judge=str(rows[0]["judgment"].get("judge")),
                     template=str(rows[0]["judgment"].get("template")))
+
+
+def _probability(value: Any) -> float:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1
+    return float(value) if ok else math.nan
 
 
 def fit_temperature(dist: np.ndarray, gold: np.ndarray) -> float | None:
@@ -229,6 +240,12 @@ def calibrate(data: Labelled, *, target_accuracy: float | None = None,
                       "kept_accuracy": point["kept_accuracy"]},
         "temperature": temperature, "indicators": report, "curve": curve,
     }
+    known = ~np.isnan(data.confidence) & ~data.failed
+    if known.any():
+        # The field users read, reported as is: equal to verdict_prob for files judged now.
+        figures = reliability_figures(data.correct[known], data.confidence[known])
+        out["confidence"] = {"n": int(known.sum()), "auroc": figures["auroc"],
+                             "ece": figures["ece"]}
     if temperature is not None:
         known = ~np.isnan(data.dist).any(axis=1) & ~data.failed
         conf = scaled(data.dist[known], temperature)[np.arange(known.sum()),

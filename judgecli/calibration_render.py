@@ -31,6 +31,10 @@ def render(calibration: dict[str, Any], console: Console | None = None) -> None:
         table.add_row(name, _f(fig["auroc"]), _f(fig["ece"]),
                       *(_f(by_coverage.get(c)) for c in SHOWN_COVERAGE))
     console.print(table)
+    if calibration.get("confidence"):
+        fig = calibration["confidence"]
+        console.print(f"recorded confidence ({fig['n']} items): AUROC {_f(fig['auroc'])}, "
+                      f"ECE {_f(fig['ece'])}")
     predicted = calibration["predicted"]
     goal = (f"target accuracy {calibration['target_accuracy']:.3f}"
             if calibration["target_accuracy"] is not None

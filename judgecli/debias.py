@@ -9,6 +9,14 @@ Rules for combining the two orders:
 * ``average``: each answer's scores averaged over both orders, then compared (Wang et al.
   2023, "Large Language Models are not Fair Evaluators": Balanced Position Calibration).
   For templates without scores, each order's verdict counts 1 / 0.5 / 0 for A.
+
+Whichever rule gives the verdict, its ``confidence`` is the verdict's probability averaged
+over the orders judged (:func:`verdict_probability`), as a panel's is over its members and
+as ``indicators.verdict_prob`` is. Not the probability that the rule *outputs* the verdict:
+for a strict tie that counts every disagreement of the orders as support, so two orders
+sure of opposite winners (0.9 A, 0.9 B) made a near-certain tie (1 - 0.9 * 0.1 - 0.1 * 0.9 =
+0.82) where the judge gave a tie at most 0.1, and the items it was least sure of looked
+among its surest.
 """
 
 from __future__ import annotations
@@ -78,8 +86,8 @@ def combine(results: list[OrderResult], rule: str = "strict") -> Combined:
         return Combined(None, None, None, None, None, reasons)
     if len(results) == 1:
         only = results[0]
-        confidence = only.probs.get(only.verdict) if only.probs and only.verdict else None
-        return Combined(only.verdict, only.score_a, only.score_b, confidence, None, None)
+        return Combined(only.verdict, only.score_a, only.score_b,
+                        verdict_probability(results, only.verdict), None, None)
     first, second = results
     consistent = first.verdict == second.verdict
     have_scores = all(r.score_a is not None and r.score_b is not None for r in results)
@@ -96,8 +104,8 @@ def combine(results: list[OrderResult], rule: str = "strict") -> Combined:
         raise ValueError(f"unknown combine rule {rule!r}; use one of {COMBINE_RULES}")
     score_a = _mean(first.score_a, second.score_a) if have_scores else None
     score_b = _mean(first.score_b, second.score_b) if have_scores else None
-    return Combined(verdict, score_a, score_b, _confidence(results, verdict, rule), consistent,
-                    None)
+    return Combined(verdict, score_a, score_b, verdict_probability(results, verdict),
+                    consistent, None)
 
 
 def _mean(x: float | None, y: float | None) -> float:
@@ -105,15 +113,10 @@ def _mean(x: float | None, y: float | None) -> float:
     return (x + y) / 2
 
 
-def _confidence(results: list[OrderResult], verdict: str | None, rule: str) -> float | None:
-    if verdict is None or any(r.probs is None for r in results):
+def verdict_probability(results: list[OrderResult], verdict: str | None) -> float | None:
+    """The verdict's probability averaged over the orders: each order's own probability of
+    the final verdict, in the original A/B terms. None without a verdict or where an order
+    has no probabilities (a verdict-only judge without logprobs)."""
+    if verdict is None or not results or any(r.probs is None for r in results):
         return None
-    p1, p2 = (r.probs or {} for r in results)
-    if rule == "strict":
-        # Probability that the strict rule gives this verdict, the orders taken as
-        # independent: a winner needs both orders; a tie is everything else.
-        p_a = p1.get(A, 0.0) * p2.get(A, 0.0)
-        p_b = p1.get(B, 0.0) * p2.get(B, 0.0)
-        return {A: p_a, B: p_b, TIE: 1.0 - p_a - p_b}[verdict]
-    # average: the verdict's probability in each order, averaged over both orders.
-    return (p1.get(verdict, 0.0) + p2.get(verdict, 0.0)) / 2
+    return sum((r.probs or {}).get(verdict, 0.0) for r in results) / len(results)

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .backends.base import Completion
-from .debias import OrderResult
+from .debias import OrderResult, verdict_probability
 from .parsers import A, B, TIE
 
 VERDICTS = (A, B, TIE)
@@ -41,7 +41,7 @@ def indicators(results: Sequence[OrderResult], completions: Sequence[Completion]
     probs = [r.probs for r in results]
     if verdict is not None and all(p is not None for p in probs):
         dists = [{k: (p or {}).get(k, 0.0) for k in VERDICTS} for p in probs]
-        out["verdict_prob"] = _mean([d[verdict] for d in dists])
+        out["verdict_prob"] = verdict_probability(list(results), verdict)  # = confidence
         average = {k: _mean([d[k] for d in dists]) for k in VERDICTS}
         entropy = -sum(p * math.log(p) for p in average.values() if p > 0)
         out["entropy"] = 1.0 - entropy / math.log(len(VERDICTS))

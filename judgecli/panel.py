@@ -198,9 +198,9 @@ class Panel:
     def _break_tie(self, tied: list[str], voting: list[dict[str, Any]],
                    dists: list[dict[str, float]]) -> str:
         # Each voter weighs in with its own probability of its verdict, its orders averaged
-        # (``dists``: each voter's distribution): not the strict-combine confidence, which
-        # calls a tie from two disagreeing orders near-certain. Members without
-        # probabilities weigh 1 each and cannot break a tie.
+        # (``dists``: each voter's distribution, read from its orders rather than its
+        # ``confidence``, which earlier versions' strict rule defined otherwise).
+        # Members without probabilities weigh 1 each and cannot break a tie.
         weight = {c: sum(d[c] for j, d in zip(voting, dists, strict=True) if j["verdict"] == c)
                   for c in tied}
         best = max(weight.values())

@@ -104,6 +104,21 @@ def test_policy_curve_ties_and_missing_values() -> None:
     assert [p["kept"] for p in curve] == [0, 4]
 
 
+def test_recorded_confidence_is_reported_as_is() -> None:
+    """An older file's ``confidence`` (here noise) is measured apart from ``verdict_prob``."""
+    rows = synthetic(200, seed=5)
+    rng = np.random.default_rng(6)
+    for r in rows:
+        r["judgment"]["confidence"] = float(rng.uniform())
+    rows[0]["judgment"]["confidence"] = None  # absent: left out, not counted as 0
+    cal = calibrate(labelled_from(rows), budget=0.2)
+    right = np.array([r["label"] == r["judgment"]["verdict"] for r in rows[1:]])
+    conf = np.array([r["judgment"]["confidence"] for r in rows[1:]])
+    assert cal["confidence"]["n"] == 199
+    assert cal["confidence"]["auroc"] == pytest.approx(roc_auc_score(right, conf))
+    assert cal["confidence"]["auroc"] != pytest.approx(cal["indicators"]["verdict_prob"]["auroc"])
+
+
 def test_calibration_refuses_another_judge() -> None:
     cal = {"judge": "judge-a", "template": "judgelm-pair"}
     with pytest.raises(CalibrationError, match="fitted for judge 'judge-a'"):
@@ -178,11 +193,17 @@ def test_cascade_reaches_the_target_with_the_predicted_share(tmp_path, tiny_judg
 
 
 def test_calibrate_cli_prints_the_table(tmp_path, monkeypatch, capsys) -> None:
-    path = write_jsonl(tmp_path / "judged.jsonl", synthetic(100))
+    rows = synthetic(100)
+    for r in rows:
+        r["judgment"]["confidence"] = r["judgment"]["indicators"]["verdict_prob"]
+    path = write_jsonl(tmp_path / "judged.jsonl", rows)
     code, out, err = cli(monkeypatch, capsys, "calibrate", "--judgments", str(path),
                          "--budget", "0.2")
     assert code == 0, err
     assert "verdict_prob" in out and "escalated" in out
+    right = [r["label"] == r["judgment"]["verdict"] for r in rows]
+    auroc = roc_auc_score(right, [r["judgment"]["confidence"] for r in rows])
+    assert f"recorded confidence (100 items): AUROC {auroc:.3f}" in out
 
 
 DEMO = Path(__file__).resolve().parents[1] / "examples"

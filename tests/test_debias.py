@@ -54,11 +54,35 @@ def test_confidence_of_combined_verdicts() -> None:
     p1 = {"A": 0.8, "B": 0.1, "tie": 0.1}
     p2 = {"A": 0.6, "B": 0.3, "tie": 0.1}
     results = [order("AB", 9, 3, "A", p1), order("BA", 8, 4, "A", p2)]
-    assert combine(results, "strict").confidence == pytest.approx(0.48)
+    # Both rules: P(verdict) averaged over the orders, (0.8 + 0.6) / 2.
+    assert combine(results, "strict").confidence == pytest.approx(0.7)
     assert combine(results, "average").confidence == pytest.approx(0.7)
     split = [order("AB", 9, 3, "A", p1), order("BA", 4, 8, "B", {"A": 0.3, "B": 0.6, "tie": 0.1})]
-    # strict tie: everything but "both A" (0.24) and "both B" (0.06)
-    assert combine(split, "strict").confidence == pytest.approx(1 - 0.24 - 0.06)
+    assert combine(split, "strict").confidence == pytest.approx(0.1)  # P(tie) in each order
+    # average: scores a = 6.5, b = 5.5 give A, whose mean probability is (0.8 + 0.3) / 2.
+    assert combine(split, "average").verdict == "A"
+    assert combine(split, "average").confidence == pytest.approx(0.55)
+    only = combine([order("AB", 9, 3, "A", p1)])
+    assert (only.verdict, only.confidence) == ("A", 0.8)
+    no_probs = combine([order("AB", 9, 3, "A", p1), order("BA", 8, 4, "A")])
+    assert no_probs.confidence is None  # one order without probabilities: unknown, not 0.4
+
+
+def test_strict_tie_from_opposite_confident_orders_is_unsure() -> None:
+    """A position-biased judge says "first answer" with 0.9 in both orders: A, then B once
+    mapped back. Its tie probability was at most 0.1 in each order; the old strict
+    confidence (the chance the rule outputs a tie) said 1 - 0.9*0.1 - 0.1*0.9 = 0.82."""
+    ab = {"A": 0.9, "B": 0.08, "tie": 0.02}  # as presented = as original in AB
+    ba_presented = {"A": 0.9, "B": 0.05, "tie": 0.05}
+    results = [map_back("AB", Parsed(scores=(9.0, 3.0), verdict="A"), "9 3", ab),
+               map_back("BA", Parsed(scores=(9.0, 3.0), verdict="A"), "9 3", ba_presented)]
+    assert [r.verdict for r in results] == ["A", "B"]
+    out = combine(results, "strict")
+    assert (out.verdict, out.consistent) == ("tie", False)
+    expected = (ab["tie"] + ba_presented["tie"]) / 2  # tie keeps its name through the swap
+    assert out.confidence == pytest.approx(expected)  # 0.035
+    old = 1 - ab["A"] * ba_presented["B"] - ab["B"] * ba_presented["A"]
+    assert out.confidence < 0.1 < 0.8 < old
 
 
 def test_verdict_probs_from_score_distributions() -> None:
