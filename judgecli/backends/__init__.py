@@ -5,7 +5,7 @@ backend module is imported only when a judge of its kind is loaded, so ``judgecl
 and API-only runs start fast.
 
 Judge specs: ``openai:MODEL`` for the OpenAI API (or any compatible server), ``hf:PATH``,
-or a bare local folder / hub id for a transformers judge.
+or a bare local folder / hub id / ``.gguf`` file for a transformers judge.
 """
 
 from __future__ import annotations
@@ -33,7 +33,9 @@ def split_spec(spec: str) -> tuple[str, str]:
     if os.path.exists(spec):
         return "hf", spec
     prefix, sep, rest = spec.partition(":")
-    if not sep:
+    # A GGUF file is always a local judge; one that is missing reaches the transformers
+    # backend, which says so, rather than "unknown backend" for a colon in its path.
+    if not sep or (prefix not in BACKENDS and spec.lower().endswith(".gguf")):
         return "hf", spec
     if prefix not in BACKENDS:
         raise JudgeLoadError(f"unknown judge backend '{prefix}' in '{spec}'; known: "

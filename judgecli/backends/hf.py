@@ -10,45 +10,22 @@ the restricted next-token distributions give each slot's value probabilities.
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers import AutoModelForCausalLM
 from transformers.utils import logging as hf_logging
 
 from ..errors import JudgeLoadError
 from ..templates import ScoreLine
+from . import score_lines
 from .base import Completion, Judge, Request
-
-_LEAF = -1  # key of a trie node that completes a value; its value is the value string
-
-
-class _SlotTrie:
-    """Token sequences of one score-line slot ("9 ", "10 ", ...) as a prefix tree."""
-
-    def __init__(self, sequences: dict[str, list[int]]) -> None:
-        self.root: dict[int, Any] = {}
-        for value, ids in sequences.items():
-            node = self.root
-            for token in ids:
-                if _LEAF in node:
-                    raise JudgeLoadError(f"score value {value!r} extends another value's "
-                                         "tokens; use --mode explain for this tokenizer")
-                node = node.setdefault(token, {})
-            if node:
-                raise JudgeLoadError(f"score value {value!r} is a prefix of another; "
-                                     "use --mode explain for this tokenizer")
-            node[_LEAF] = value
-
-    @staticmethod
-    def leaves(node: dict[int, Any]) -> list[str]:
-        if _LEAF in node:
-            return [node[_LEAF]]
-        return [leaf for key, child in node.items() for leaf in _SlotTrie.leaves(child)]
-
+from .loading import load_pretrained
+from .score_lines import LineTrie, RowState
 
 MAX_BATCH = 256  # prompts in one batch at most, whatever the memory
 
@@ -107,9 +84,7 @@ class TransformersJudge(Judge):
         dtype = torch.bfloat16 if self.device.startswith("cuda") else torch.float32
         try:
             with _quiet_transformers():
-                self.tokenizer = AutoTokenizer.from_pretrained(
-                    model, trust_remote_code=trust_remote_code)
-                self.model = AutoModelForCausalLM.from_pretrained(
+                self.tokenizer, self.model = load_pretrained(
                     model, dtype=dtype, trust_remote_code=trust_remote_code,
                     device_map="auto" if self.device == "cuda" else None)
         except (OSError, ValueError) as exc:
@@ -133,7 +108,12 @@ class TransformersJudge(Judge):
         if batch_size is None and self.device.startswith("cuda"):
             self.token_budget = _token_budget(self.model)
         self.batch_size = batch_size or (MAX_BATCH if self.token_budget else 8)
-        self._tries: dict[tuple[Any, ...], list[_SlotTrie]] = {}
+        self._tries: dict[tuple[Any, ...], LineTrie] = {}
+        self._leads: dict[tuple[Any, ...], str] = {}
+        # transformers 5 names the key/value cache argument ``cache`` (``past_key_values``
+        # is deprecated, removed in 5.40); remote-code models may still take the old name.
+        params = inspect.signature(self.model.forward).parameters
+        self._cache_arg = "cache" if "cache" in params else "past_key_values"
 
     def preferred_batch(self) -> int:
         """Prompts per batch, for sizing the runner's windows: with a token budget, how many
@@ -155,18 +135,22 @@ class TransformersJudge(Judge):
         return base.to(self.device).eval() if self.device != "cuda" else base.eval()
 
     # -- prompts -----------------------------------------------------------------------------
-    def encode(self, request: Request) -> list[int]:
+    def render(self, request: Request) -> tuple[str, bool]:
+        """The prompt as text, and whether the tokenizer adds its special tokens (a chat
+        template writes them into the text itself, as ``apply_chat_template`` does)."""
         prompt = request.prompt
         if prompt.text is not None:
-            return list(self.tokenizer(prompt.text).input_ids)
+            return prompt.text, True
         if not getattr(self.tokenizer, "chat_template", None):
             raise JudgeLoadError(f"'{self.name}' has no chat template, so it cannot take the "
                                  "chat messages this template sends; use a completion template")
-        ids = self.tokenizer.apply_chat_template(list(prompt.messages or ()),
-                                                 add_generation_prompt=True, tokenize=True)
-        if isinstance(ids, dict) or hasattr(ids, "input_ids"):
-            ids = ids["input_ids"]
-        return list(ids)
+        text = self.tokenizer.apply_chat_template(list(prompt.messages or ()),
+                                                  add_generation_prompt=True, tokenize=False)
+        return text, False
+
+    def encode(self, request: Request) -> list[int]:
+        text, specials = self.render(request)
+        return list(self.tokenizer(text, add_special_tokens=specials).input_ids)
 
     def plan_batches(self, encoded: Sequence[list[int]],
                      new_tokens: Sequence[int] | None = None) -> list[list[int]]:
@@ -252,32 +236,49 @@ class TransformersJudge(Judge):
                 for t, ids, n in zip(texts, batch, new)]
 
     # -- score mode --------------------------------------------------------------------------
-    def tries(self, line: ScoreLine, count: int) -> list[_SlotTrie]:
-        """The prefix trees of each slot's token sequences, built once per format."""
-        key = (line, count)
+    def trie(self, request: Request, ids: list[int]) -> LineTrie:
+        """The score lines' canonical token sequences after this prompt's end, built once per
+        format and prompt end (the last tokens of the prompt), so items share them."""
+        line = request.score_line
+        assert line is not None
+        text, specials = self.render(request)
+        lead = ""
+        if request.prompt.messages is not None:
+            lead = self._lead(request, line, request.count)
+        key = (line, request.count, lead, tuple(ids[-16:]))
         if key not in self._tries:
-            slots = []
-            for slot in range(count):
-                head = line.prefix if slot == 0 else ""
-                tail = line.end if slot == count - 1 else line.sep
-                # Tokenize in context (after a typical previous slot) so that a tokenizer
-                # that marks word starts gives the tokens the judge would really write.
-                context = "Response:" if slot == 0 else "Response:" + line.prefix + \
-                    line.values[0] + line.sep
-                base = self.tokenizer(context, add_special_tokens=False).input_ids
-                sequences = {}
-                for value in line.values:
-                    ids = self.tokenizer(context + head + value + tail,
-                                         add_special_tokens=False).input_ids
-                    if ids[:len(base)] != base:
-                        raise JudgeLoadError(f"the tokenizer of '{self.name}' merges the score "
-                                             "line with the text before it; use --mode explain")
-                    sequences[value] = ids[len(base):]
-                slots.append(_SlotTrie(sequences))
-            self._tries[key] = slots
+            def plain(t: str) -> list[int]:
+                return list(self.tokenizer(t, add_special_tokens=False).input_ids)
+
+            def full(t: str) -> list[int]:
+                return list(self.tokenizer(t, add_special_tokens=specials).input_ids)
+
+            self._tries[key] = score_lines.build(line, request.count, text=text, ids=ids,
+                                                 lead=lead, tokenize=plain, full=full)
         return self._tries[key]
 
-    def _score(self, batch: list[list[int]], requests: list[Request]) -> list[Completion]:
+    def _lead(self, request: Request, line: ScoreLine, count: int) -> str:
+        """What the chat template writes before a reply (per conversation shape)."""
+        messages = list(request.prompt.messages or ())
+        key = (line, count, tuple(m["role"] for m in messages))
+        if key not in self._leads:
+            sample = line.prefix + line.sep.join([line.values[0]] * count) + line.end
+
+            def render(reply: str | None) -> str:
+                if reply is None:
+                    return self.tokenizer.apply_chat_template(
+                        messages, add_generation_prompt=True, tokenize=False)
+                return self.tokenizer.apply_chat_template(
+                    messages + [{"role": "assistant", "content": reply}], tokenize=False)
+
+            self._leads[key] = score_lines.chat_lead(render, sample)
+        return self._leads[key]
+
+    def _score(self, prompts: list[list[int]], requests: list[Request]) -> list[Completion]:
+        rows = [RowState(self.trie(r, ids)) for r, ids in zip(requests, prompts)]
+        # Token healing: where the line merges with the prompt's last tokens, the prompt is
+        # taken back to the tokens both share and the rest is decoded as part of the line.
+        batch = [ids[:len(ids) - state.trie.back] for ids, state in zip(prompts, rows)]
         # Right padding: every prompt token keeps its position 0..n-1 with no per-row
         # position tensor (per-row rotary tables cost ~15% of a CPU forward), and only the
         # logits at each row's last prompt token are computed (logits_to_keep as indices).
@@ -286,10 +287,8 @@ class TransformersJudge(Judge):
         keep = torch.unique(last)
         out = self.model(input_ids=input_ids, attention_mask=mask, use_cache=True,
                          logits_to_keep=keep)
-        cache = out.past_key_values
+        cache = _cache_of(out)
         logits = out.logits[torch.arange(len(batch)), torch.searchsorted(keep, last)]
-        rows = [_RowState(self.tries(r.score_line, r.count)) for r in requests
-                if r.score_line is not None]
         while True:
             next_tokens = torch.full((len(rows),), self.pad_id, dtype=torch.long)
             active = [i for i, state in enumerate(rows) if not state.finished]
@@ -307,28 +306,28 @@ class TransformersJudge(Judge):
             # One forward more than the tokens need: the logits after the last token of the
             # line feed Huang et al.'s indicator below, as their code scores every position.
             out = self.model(input_ids=next_tokens[:, None].to(mask.device), attention_mask=mask,
-                             position_ids=last[:, None], past_key_values=cache, use_cache=True,
-                             logits_to_keep=1)
-            cache, logits = out.past_key_values, out.logits[:, -1, :]
+                             position_ids=last[:, None], use_cache=True, logits_to_keep=1,
+                             **{self._cache_arg: cache})
+            cache, logits = _cache_of(out), out.logits[:, -1, :]
             terms = _huang_terms(logits).tolist()
             for i in active:
                 rows[i].huang_terms.append(terms[i])
         base = self._base_huang(batch, rows) if self.base_model is not None else None
         results = []
-        for k, (ids, r, state) in enumerate(zip(batch, requests, rows)):
+        for k, (ids, r, state) in enumerate(zip(prompts, requests, rows)):
             line = r.score_line
             assert line is not None
             text = line.prefix + line.sep.join(state.values) + line.end
             extra: dict[str, Any] = {"huang": sum(state.huang_terms) / len(state.huang_terms)}
             if base is not None:
                 extra["huang_base"] = base[k]
-            results.append(Completion(text=text.strip(), slot_probs=tuple(state.dists),
+            results.append(Completion(text=text.strip(), slot_probs=state.distributions(),
                                       usage={"prompt_tokens": len(ids),
                                              "completion_tokens": state.steps},
                                       extra=extra))
         return results
 
-    def _base_huang(self, batch: list[list[int]], rows: list[_RowState]) -> list[float]:
+    def _base_huang(self, batch: list[list[int]], rows: list[RowState]) -> list[float]:
         """The same indicator from the judge's base model, over the same tokens (Huang et
         al.'s calibration: E_judge - alpha * E_base, HuihuiChyan/UnlimitedJudge
         src/evaluate_reliability.py ``compute_calibrated_score``)."""
@@ -349,6 +348,12 @@ class TransformersJudge(Judge):
         return out
 
 
+def _cache_of(out: Any) -> Any:
+    """The key/value cache of a forward's output (``cache`` from transformers 5.x on)."""
+    cache = getattr(out, "cache", None)
+    return cache if cache is not None else out.past_key_values
+
+
 def _huang_terms(logits: torch.Tensor) -> torch.Tensor:
     """Huang et al. 2024's per-position term: the mean over the vocabulary of
     log_softmax(logits) * logits (HuihuiChyan/UnlimitedJudge src/cal_reliability.py
@@ -356,59 +361,3 @@ def _huang_terms(logits: torch.Tensor) -> torch.Tensor:
     Their indicator averages it over the generated tokens' positions."""
     logits = logits.float()
     return (torch.log_softmax(logits, dim=-1) * logits).mean(dim=-1)
-
-
-class _RowState:
-    """Restricted greedy decoding of one row's score line, slot by slot."""
-
-    def __init__(self, tries: list[_SlotTrie]) -> None:
-        self.tries = tries
-        self.slot = 0
-        self.node = tries[0].root
-        self.values: list[str] = []
-        self.tokens: list[int] = []
-        self.huang_terms: list[float] = []
-        self.dists: list[dict[str, float]] = []
-        self._mass = 1.0
-        self._dist: dict[str, float] = {}
-        self.steps = 0
-
-    @property
-    def finished(self) -> bool:
-        return self.slot == len(self.tries)
-
-    def allowed(self) -> list[int]:
-        """The tokens the line may go on with, in id order."""
-        return sorted(k for k in self.node if k != _LEAF)
-
-    def step(self, logits: torch.Tensor, at: dict[int, int]) -> int:
-        """``logits``: this row's logits of some tokens, token ``t`` at column ``at[t]``."""
-        allowed = self.allowed()
-        # Softmax over the allowed tokens only; argmax takes the lowest id on a tie,
-        # as greedy decoding over logits masked to the allowed set does.
-        restricted = logits[[at[token] for token in allowed]]
-        probs = torch.softmax(restricted, dim=-1).tolist()
-        best = int(torch.argmax(restricted))
-        for j, token in enumerate(allowed):
-            if j != best:
-                # Values below a token the decoder did not take: their share of its
-                # probability is not observed, so it is split evenly among them.
-                leaves = _SlotTrie.leaves(self.node[token])
-                for leaf in leaves:
-                    self._dist[leaf] = self._dist.get(leaf, 0.0) + \
-                        self._mass * probs[j] / len(leaves)
-        self._mass *= probs[best]
-        token = allowed[best]
-        self.tokens.append(token)
-        self.node = self.node[token]
-        self.steps += 1
-        if _LEAF in self.node:
-            value = self.node[_LEAF]
-            self._dist[value] = self._dist.get(value, 0.0) + self._mass
-            self.values.append(value)
-            self.dists.append(self._dist)
-            self._dist, self._mass = {}, 1.0
-            self.slot += 1
-            if not self.finished:
-                self.node = self.tries[self.slot].root
-        return token
