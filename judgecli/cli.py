@@ -60,8 +60,9 @@ def judge(
     output: Annotated[Optional[str], typer.Option(
         "--output", "-o", help="Output JSONL (default: stdout).")] = None,
     template: Annotated[Optional[list[str]], typer.Option(
-        "--template", "-t", help="Bundled template name or a template .json file (default "
-                                 "judgelm-pair); for a panel, once for all or once per "
+        "--template", "-t", help="Bundled template name or a template .json file (default: "
+                                 "chosen from the first item, e.g. judgelm-pair-ref where it "
+                                 "has a reference); for a panel, once for all or once per "
                                  "--judge.")] = None,
     panel_vote: Annotated[str, typer.Option(
         help="How a panel's verdicts combine: majority, mean or unanimous (see README).")
@@ -143,21 +144,23 @@ def judge(
 ) -> None:
     """Judge each record of a JSONL file and write it back with a `judgment`."""
     from .assemble import Roles, assemble, show_prompts
+    from .defaults import choose_template, warn_unshown_reference
     from .records import parse_map
     from .runner import JudgeOptions, judge_file
     from .templates import load_template
 
     if retry_errors and not resume:
         raise JudgecliError("--retry-errors works with --resume")
-    roles = Roles(judges=judge or [], templates=template or ["judgelm-pair"], vote=panel_vote,
+    mapping = parse_map(field_map or [])
+    template = template or [choose_template(input, mapping)]
+    roles = Roles(judges=judge or [], templates=template, vote=panel_vote,
                   review_judge=review_judge, review_template=review_template,
                   calibration=calibration, fallback=fallback,
                   fallback_template=fallback_template)
-    members = roles.members() if judge else [(None, load_template((template or
-                                                                   ["judgelm-pair"])[0]))]
+    members = roles.members() if judge else [(None, load_template(template[0]))]
+    warn_unshown_reference(input, mapping, [t for _, t in members])
     roles.options = JudgeOptions(template=members[0][1], mode=mode, swap=swap,
                                  combine=combine, max_new_tokens=max_new_tokens)
-    mapping = parse_map(field_map or [])
     api_options = {k: v for k, v in dict(
         base_url=base_url, api=api, concurrency=concurrency, rpm=rpm, tpm=tpm,
         temperature=temperature, timeout=timeout, retries=retries, max_cost=max_cost,
@@ -298,7 +301,10 @@ def calibrate(
         help="Labelled items (a gold `label` each) to judge with --judge.")] = None,
     judge: Annotated[Optional[str], typer.Option(
         "--judge", "-j", help="The local judge to calibrate.")] = None,
-    template: Annotated[str, typer.Option("--template", "-t")] = "judgelm-pair",
+    template: Annotated[Optional[str], typer.Option(
+        "--template", "-t", help="Bundled template name or a template .json file (default: "
+                                 "chosen from the items, e.g. judgelm-pair-ref where they "
+                                 "carry a reference).")] = None,
     base_model: Annotated[Optional[str], typer.Option(
         help="The judge's base model, for Huang et al.'s calibrated indicator.")] = None,
     judgments: Annotated[Optional[str], typer.Option(
@@ -335,6 +341,11 @@ def calibrate(
     if labelled is not None:
         if not judge:
             raise JudgecliError("--judge is required to judge LABELLED")
+        from .defaults import choose_template, warn_unshown_reference
+        from .templates import load_template
+
+        template = template or choose_template(labelled, {})
+        warn_unshown_reference(labelled, {}, [load_template(template)])
         data, line = judge_labelled(labelled, judge, template, base_model=base_model,
                                     batch_size=batch_size, output=judged_output,
                                     progress=not quiet and sys.stderr.isatty())

@@ -79,9 +79,20 @@ def parse_line(raw: bytes, *, file: str, line: int) -> dict[str, Any] | None:
     return obj
 
 
-def _open_binary(path: str) -> IO[bytes]:
+# Lines of stdin read ahead by ``first_record`` (stdin cannot be read twice), given back
+# first to whoever reads stdin next.
+_stdin_read_ahead: list[bytes] = []
+
+
+def _stdin_lines() -> Iterator[bytes]:
+    while _stdin_read_ahead:
+        yield _stdin_read_ahead.pop(0)
+    yield from sys.stdin.buffer
+
+
+def _open_binary(path: str) -> Any:
     if path == STDIN:
-        return sys.stdin.buffer
+        return _stdin_lines()
     try:
         return open(path, "rb")
     except FileNotFoundError:
@@ -104,6 +115,33 @@ def iter_raw(path: str) -> Iterator[tuple[int, bytes]]:
     finally:
         if path != STDIN:
             stream.close()
+
+
+def first_record(path: str) -> tuple[int, dict[str, Any]] | None:
+    """The first line of a JSONL file or stdin that parses to an object (None if none),
+    without consuming it: stdin's lines read here are read again by the next reader."""
+    name = display_name(path)
+    if path == STDIN:
+        lines: Iterator[tuple[int, bytes]] = _read_ahead_stdin()
+    else:
+        lines = iter_raw(path)
+    try:
+        for number, raw in lines:
+            try:
+                obj = parse_line(raw, file=name, line=number)
+            except InputError:
+                continue  # the run itself reports (or skips) the bad line
+            if obj is not None:
+                return number, obj
+        return None
+    finally:
+        lines.close()  # type: ignore[attr-defined]
+
+
+def _read_ahead_stdin() -> Iterator[tuple[int, bytes]]:
+    for raw in sys.stdin.buffer:
+        _stdin_read_ahead.append(raw)
+        yield len(_stdin_read_ahead), raw
 
 
 def iter_lines(path: str) -> Iterator[tuple[int, dict[str, Any]]]:
