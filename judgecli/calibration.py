@@ -170,10 +170,15 @@ def policy_curve(data: Labelled, values: np.ndarray, *, escalate_inconsistent: b
 def choose(curve: list[dict[str, Any]], *, target_accuracy: float | None,
            budget: float | None) -> dict[str, Any]:
     """The point of the curve that meets the target with the fewest escalations, or that
-    escalates at most the budget share while keeping as many as possible."""
+    spends as much of the budget as it may without going over it (a budget is a maximum:
+    the least trusted items go first, as many as it allows). Where even the items that must
+    go (failed judgments) exceed the budget, the point with the fewest escalations, marked
+    ``over_budget``."""
     if budget is not None:
-        fits = [p for p in curve if p["escalated_share"] >= budget - 1e-12]
-        return min(fits, key=lambda p: p["escalated_share"])
+        fits = [p for p in curve if p["escalated_share"] <= budget + 1e-12]
+        if not fits:
+            return dict(min(curve, key=lambda p: p["escalated_share"]), over_budget=True)
+        return max(fits, key=lambda p: p["escalated_share"])
     assert target_accuracy is not None
     fits = [p for p in curve if p["kept_accuracy"] is None
             or p["kept_accuracy"] >= target_accuracy - 1e-12]
@@ -224,7 +229,8 @@ def calibrate(data: Labelled, *, target_accuracy: float | None = None,
         point = choose(curve, target_accuracy=target_accuracy, budget=budget)
         options.append((escalate_inconsistent, curve, point))
     if budget is not None:
-        best = max(options, key=lambda o: o[2]["kept_accuracy"] or 0.0)
+        best = max(options, key=lambda o: (not o[2].get("over_budget", False),
+                                           o[2]["kept_accuracy"] or 0.0))
     else:
         best = min(options, key=lambda o: o[2]["escalated_share"])
     escalate_inconsistent, curve, point = best
