@@ -145,12 +145,15 @@ def judge(
     """Judge each record of a JSONL file and write it back with a `judgment`."""
     from .assemble import Roles, assemble, show_prompts
     from .defaults import choose_template, warn_unshown_reference
+    from .jsonl import check_input, check_output
     from .records import parse_map
     from .runner import JudgeOptions, judge_file
     from .templates import load_template
 
     if retry_errors and not resume:
         raise JudgecliError("--retry-errors works with --resume")
+    check_input(input)
+    check_output(output, resume=resume, force=force)
     mapping = parse_map(field_map or [])
     template = template or [choose_template(input, mapping)]
     roles = Roles(judges=judge or [], templates=template, vote=panel_vote,
@@ -181,10 +184,6 @@ def judge(
     roles.check()
     if not judge:
         raise JudgecliError("--judge is required (a model folder, a hub id, or openai:MODEL)")
-    if output and not (resume or force):
-        from .jsonl import refuse_existing
-
-        refuse_existing(output)  # before loading a model, not after
     built = assemble(roles, batch_size=batch_size, api_options=api_options,
                      local_options={"base_model": base_model} if base_model else None)
     try:
@@ -263,7 +262,10 @@ def compare(
     from .records import parse_map
     from .runner import JudgeOptions
 
+    from .jsonl import check_output
+
     # Bad files fail here, before a model is loaded.
+    check_output(output, resume=resume, force=force)
     pairs = build_pairs(files, mapping=parse_map(field_map or []), questions=questions,
                         allow_missing=allow_missing)
     if not template:
@@ -327,6 +329,8 @@ def calibrate(
     batch_size: Annotated[Optional[int], typer.Option(min=1)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the calibration as JSON.")
                        ] = False,
+    force: Annotated[bool, typer.Option(
+        help="Overwrite an existing -o or --judged-output file.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Which indicator predicts the judge's correctness; a threshold for the cascade."""
@@ -334,8 +338,15 @@ def calibrate(
     from .calibration import dump, judge_labelled, read_labelled
     from .calibration_render import render as render_calibration
 
+    from .jsonl import check_input, check_output
+
     if (labelled is None) == (judgments is None):
         raise JudgecliError("give LABELLED with --judge, or --judgments FILE")
+    for path in (labelled, judgments, fallback_judgments):
+        if path is not None:
+            check_input(path)
+    check_output(output, force=force, resumable=False)
+    check_output(judged_output, force=force, option="--judged-output", resumable=False)
     if budget is None and target_accuracy is None:
         target_accuracy = 0.9
     if labelled is not None:

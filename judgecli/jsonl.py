@@ -103,6 +103,12 @@ def _open_binary(path: str) -> Any:
         raise InputError(f"cannot open ({exc.strerror})", file=path) from None
 
 
+def check_input(path: str) -> None:
+    """The input can be opened (a cheap check made before any model loads)."""
+    if path != STDIN:
+        _open_binary(path).close()
+
+
 def display_name(path: str) -> str:
     return "<stdin>" if path == STDIN else path
 
@@ -162,8 +168,12 @@ def read_json_list(path: str) -> list[dict[str, Any]]:
         raise InputError("no such file", file=path) from None
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise InputError(f"not a valid JSON file ({exc})", file=path) from None
-    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+    if not isinstance(data, list):
         raise InputError("expected a JSON list of objects", file=path)
+    for index, row in enumerate(data):
+        if not isinstance(row, dict):
+            raise InputError(f"expected an object, got {type(row).__name__}", file=path,
+                             field=f"[{index}]")
     return data
 
 
@@ -244,11 +254,29 @@ def drop_failed(path: str) -> int:
     return dropped
 
 
-def refuse_existing(path: str) -> None:
+def check_output(path: str | None, *, resume: bool = False, force: bool = False,
+                 option: str = "-o", resumable: bool = True) -> None:
+    """Everything about an output file that can be checked before any work (and before a
+    model loads): it names a file, in a folder that exists and can be written, and an
+    existing one is resumed or overwritten only when asked to be."""
+    if path is None or path == STDIN:
+        return
+    if os.path.isdir(path):
+        raise OutputError(f"{option} {path} is a folder; name a file in it")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise OutputError(f"{option} {path}: no such folder {folder}")
+    if not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise OutputError(f"{option} {path}: cannot write there (permission denied)")
+    if not (resume or force):
+        refuse_existing(path, resumable=resumable)
+
+
+def refuse_existing(path: str, *, resumable: bool = True) -> None:
     """An output that exists is neither resumed nor overwritten unless asked to be."""
     if os.path.exists(path) and os.path.getsize(path) > 0:
-        raise OutputError(
-            f"{path} exists; use --resume to finish it or --force to overwrite it")
+        how = "--resume to finish it or --force" if resumable else "--force"
+        raise OutputError(f"{path} exists; use {how} to overwrite it")
 
 
 def open_output(path: str | None, *, resume: bool, force: bool,
@@ -259,6 +287,7 @@ def open_output(path: str | None, *, resume: bool, force: bool,
         if resume:
             raise OutputError("--resume needs an output file (-o FILE), not stdout")
         return JsonlWriter(sys.stdout.buffer, close=False), set()
+    check_output(path, resume=True)
     done: set[Any] = set()
     exists = os.path.exists(path) and os.path.getsize(path) > 0
     if exists and resume:
