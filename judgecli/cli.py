@@ -14,7 +14,7 @@ import typer
 
 from . import __version__
 from .cli_report import REPORT_EPILOG, report
-from .errors import BudgetExhausted, JudgecliError
+from .errors import BudgetExhausted, JudgecliError, NothingJudged
 
 if TYPE_CHECKING:
     from .backends.base import Judge
@@ -207,6 +207,13 @@ def judge(
         typer.echo(built.cascade.summary(), err=True)
     if summary.stopped:
         raise BudgetExhausted(summary.stopped)
+    _fail_if_nothing_judged(summary.judged, summary.errors)
+
+
+def _fail_if_nothing_judged(judged: int, errors: int) -> None:
+    if judged and errors == judged:
+        raise NothingJudged(f"every judgment failed ({errors} of {judged}); each record's "
+                            "judgment.error says why")
 
 
 def _print_usage(judge: Judge) -> None:
@@ -289,6 +296,7 @@ def compare(
                               indent=2, allow_nan=False))
     else:
         render(result)
+    _fail_if_nothing_judged(result.run.judged, result.run.errors)
 
 
 @app.command(epilog="Examples:\n\n"
@@ -395,7 +403,7 @@ def main() -> None:
         app()
     except JudgecliError as exc:
         typer.echo(f"judgecli: error: {exc}", err=True)
-        sys.exit(2)
+        sys.exit(getattr(exc, "exit_code", 2))
     except KeyboardInterrupt:
         typer.echo("judgecli: interrupted; every judgment written so far is kept "
                    "(finish with --resume)", err=True)

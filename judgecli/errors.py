@@ -5,7 +5,9 @@
     ├── TemplateError        a template file that is missing or malformed, or that cannot render an item
     ├── JudgeLoadError       a judge that cannot be loaded (unknown backend, missing model, offline)
     ├── OutputError          an output file that would be overwritten or cannot be resumed
-    └── BudgetExhausted      --max-cost reached: the run stopped cleanly before going over it
+    ├── BudgetExhausted      --max-cost reached: the run stopped cleanly before going over it
+    └── NothingJudged        every judgment of a run failed (exit 1, not 2: the input and
+                             options were fine, the judge gave nothing usable)
 
 Anything else that escapes the library is a bug.
 """
@@ -68,3 +70,10 @@ class BudgetExhausted(JudgecliError):
 
         by_id = {id_key(r["id"]): r for r in self.records}
         return [by_id.get(id_key(item.id)) for item in items]
+
+
+class NothingJudged(JudgecliError):
+    """Every judgment of the run failed: the records (with their errors) are written, but
+    a pipeline must not take the run for a success."""
+
+    exit_code = 1

@@ -57,3 +57,19 @@ def test_calibrate_refuses_to_overwrite_without_force(tmp_path, monkeypatch, cap
                            "-o", str(out), "--force")
     assert code == 0, err
     assert json.loads(out.read_text())["n"] == 20
+
+
+def test_a_run_where_every_judgment_failed_exits_1(tmp_path, monkeypatch, capsys,
+                                                   tiny_judge) -> None:
+    """One token cannot hold JudgeLM's two scores (the tiny tokenizer writes digits one by
+    one), so every judgment fails; the records are written, and the exit code says so."""
+    rows = [{"id": i, "question": f"q{i}", "answer_a": "a", "answer_b": "b"} for i in (1, 2)]
+    path = write_jsonl(tmp_path / "in.jsonl", rows)
+    out = tmp_path / "out.jsonl"
+    code, _, err = run_cli(monkeypatch, capsys, "judge", str(path), "--judge", str(tiny_judge),
+                           "-t", "judgelm-pair", "--mode", "explain", "--max-new-tokens", "1",
+                           "-o", str(out), "-q")
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["id"] for r in records] == [1, 2]
+    assert all(r["judgment"]["error"] for r in records)
+    assert code == 1 and "every judgment failed (2 of 2)" in err
