@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from . import __version__
-from .cli_report import REPORT_EPILOG, report
+from .cli_report import CONVERT_SETTINGS, REPORT_EPILOG, convert, report
 from .errors import BudgetExhausted, JudgecliError, NothingJudged
 
 if TYPE_CHECKING:
@@ -386,6 +386,7 @@ def calibrate(
 
 
 app.command(epilog=REPORT_EPILOG)(report)
+app.command(context_settings=CONVERT_SETTINGS, add_help_option=False)(convert)
 
 
 @app.command()

@@ -1,5 +1,6 @@
-"""``judgecli report``'s options: the command line of :mod:`judgecli.report` (registered on
-the app in :mod:`judgecli.cli`, which stays a module of the judging commands)."""
+"""``judgecli report``'s options and ``judgecli convert``: the command lines of
+:mod:`judgecli.report` (registered on the app in :mod:`judgecli.cli`, which stays a module of
+the judging commands)."""
 
 from __future__ import annotations
 
@@ -64,3 +65,17 @@ def report(
         typer.echo(f"judgecli: gate failed: {failure}", err=True)
     if failures:
         raise typer.Exit(1)
+
+
+CONVERT_SETTINGS = {"allow_extra_args": True, "ignore_unknown_options": True,
+                    "help_option_names": []}
+
+
+def convert(ctx: typer.Context) -> None:
+    """Published judges' result files -> judgment records: pandalm, llmbar, judgelm,
+    alpacaeval (`judgecli convert FORMAT --help`)."""
+    # The arguments are :func:`judgecli.report.convert.main`'s (argparse, one subcommand per
+    # format), so `python -m judgecli.report.convert` and this command cannot drift apart.
+    from .report.convert import main
+
+    raise typer.Exit(main(list(ctx.args)))

@@ -5,7 +5,9 @@ chosen judge and template through the same pipeline as ``judgecli judge`` (swap 
 default, resumable output), and summarises with ``judgecli report``'s statistics: per model
 pair, the wins, ties and losses of the second model, its win rate with a 95% bootstrap
 interval, the sign test, consistency and length bias, per category where one exists. With
-more than two files it adds a Bradley-Terry ranking (``ranking``).
+more than two files it adds a Bradley-Terry ranking (``ranking``). Judgments that carry
+AlpacaEval's preference (1 + P(B better)) add its figures (``report/alpacaeval.py``), which
+already speak for B.
 """
 
 from __future__ import annotations
@@ -133,6 +135,9 @@ def _flip(figures: dict[str, Any]) -> dict[str, Any]:
     out["win_rate_ci"] = None if ci is None else [1.0 - ci[1], 1.0 - ci[0]]
     p = out["sign_test_p"]
     out["significant"] = None if p is None else bool(p < SIGNIFICANCE)
+    from ..report.alpacaeval import ALPACAEVAL_KEYS  # the report is loaded by now
+
+    out.update({k: figures.get(k) for k in ALPACAEVAL_KEYS})  # B's view already
     return out
 
 

@@ -38,6 +38,17 @@ def verdict_sentence(pair: dict[str, Any]) -> str:
             f"{_ci(pair.get('win_rate_ci'))}, sign test p = {_p(pair.get('sign_test_p'))}")
 
 
+def alpacaeval_sentence(pair: dict[str, Any]) -> str:
+    """AlpacaEval's figures of B against A, in percent as on its leaderboard."""
+    line = (f"AlpacaEval, {pair['model_b']} vs {pair['model_a']}: win rate "
+            f"{_f(pair['alpacaeval_win_rate'])} (SE {_f(pair.get('alpacaeval_standard_error'))})"
+            f", discrete {_f(pair.get('alpacaeval_discrete_win_rate'))}")
+    if pair.get("alpacaeval_lc_win_rate") is not None:
+        line += (f", length-controlled {_f(pair['alpacaeval_lc_win_rate'])} "
+                 f"({pair['alpacaeval_lc_terms']})")
+    return line
+
+
 def render(result: CompareResult, console: Console | None = None) -> None:
     # Piped output has no terminal width; rich would squeeze the table into 80 columns.
     console = console or Console(width=None if sys.stdout.isatty() else 120)
@@ -61,6 +72,9 @@ def render(result: CompareResult, console: Console | None = None) -> None:
     console.print(table)
     for pair in result.pairs:
         console.print(verdict_sentence(pair))
+    for pair in result.pairs:
+        if pair.get("alpacaeval_win_rate") is not None:
+            console.print(alpacaeval_sentence(pair), highlight=False)
     if result.ranking:
         ranking = Table(title="Bradley-Terry ranking (Elo scale, 95% bootstrap CI over prompts)",
                         title_justify="left", box=box.SIMPLE, pad_edge=False)

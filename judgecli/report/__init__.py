@@ -12,6 +12,8 @@ Reads what ``judgecli judge`` writes and never needs a model. One module per job
     grades       grades against numeric labels: Pearson, Spearman, Kendall, MAE
     bias         consistency, position bias, length bias, verdicts per order
     winrate      wins / ties / losses, bootstrap CI, sign test; pass rate
+    alpacaeval   AlpacaEval's win rate, standard error, discrete and length-controlled win
+                 rates, from judgment.preference (convert alpacaeval)
     reliability  accuracy at coverage, AUROC, ECE
     panel        a panel's members: Krippendorff's alpha, agreement, unanimity
     review       what a reviewing judge changed, fixed and broke
@@ -19,7 +21,7 @@ Reads what ``judgecli judge`` writes and never needs a model. One module per job
     summary      one report per file and group, --errors
     gates        --fail-under / --fail-over
     render       the rich table;  plot: --plot (matplotlib, optional)
-    convert      PandaLM, LLMBar and JudgeLM result files -> judgment records
+    convert      PandaLM, LLMBar, JudgeLM and AlpacaEval result files -> judgment records
 
     >>> from judgecli.report import ReportOptions, build_report
     >>> summary, = build_report(["judged.jsonl"], ReportOptions(errors="tie"))

@@ -1,10 +1,13 @@
 """Published judges' result files -> judgment records that ``judgecli report`` reads.
 
-    python -m judgecli.report.convert pandalm testset-v1.json pandalm-7b-testset-v1.json > p.jsonl
-    python -m judgecli.report.convert llmbar natural.gpt4-vanilla.json > llmbar.jsonl
-    python -m judgecli.report.convert judgelm judged.jsonl --reversed judged-rev.jsonl \\
+    judgecli convert pandalm testset-v1.json pandalm-7b-testset-v1.json > p.jsonl
+    judgecli convert llmbar natural.gpt4-vanilla.json > llmbar.jsonl
+    judgecli convert judgelm judged.jsonl --reversed judged-rev.jsonl \\
         --gt judgelm_val_5k_gpt4.jsonl > judgelm.jsonl
+    judgecli convert alpacaeval annotations.json > model.jsonl
     judgecli report p.jsonl
+
+(``python -m judgecli.report.convert`` takes the same arguments.)
 
 Formats (a value outside the format is a failed judgment with its reason, never a tie):
 
@@ -20,6 +23,16 @@ Formats (a value outside the format is a failed judgment with its reason, never 
   first line is "s1 s2"), optionally the run with answers reversed (``--reversed``; its
   ``answer1_body`` is the original answer 2) and the GPT-4 reference judgments (``--gt``,
   ``text`` parsed the same way; an unparseable one gives no label, as JudgeLM filters it).
+* ``alpacaeval``: tatsu-lab/alpaca_eval ``results/<model>/<annotator>/annotations.json``, one
+  model's (a JSON list; ``instruction``, ``output_1`` the baseline, ``output_2`` the model,
+  ``generator_1``/``generator_2`` where present, ``preference`` = 1 + P(output_2 better)).
+  answer_a is the baseline, answer_b the model. The verdict is AlpacaEval's discrete rule
+  (``metrics/winrate.py``): preference > 1.5 B, < 1.5 A, exactly 1.5 a tie; the preference is
+  kept (``judgment.preference``, for the report's AlpacaEval figures) with the verdict's
+  probability as ``confidence``. A preference that is null, NaN, not a number or outside
+  [1, 2] is a failed judgment with its reason. The order shown to the judge was randomised
+  and is not recorded, so there is no ``orders``. ``id``: the first 16 hex digits of the
+  instruction's SHA-1 (``#2``... for a repeat), so different models' files share ids.
 
 Both orders combine with the strict rule of ``judgecli judge`` (a winner only when both
 orders agree), and each order is kept, so consistency and position bias can be reported.
@@ -29,6 +42,8 @@ from __future__ import annotations
 
 import argparse
 import ast
+import hashlib
+import math
 import sys
 from collections import Counter
 from collections.abc import Iterator
@@ -41,6 +56,7 @@ from ..jsonl import dumps, iter_lines, read_json_list
 from ..parsers import Parsed, ParseFailure, parse_scores
 
 _PANDALM_CODES = {"0": "tie", "1": "A", "2": "B", "tie": "tie"}
+MISSING_VALUE: Any = object()
 
 
 def _field(row: dict[str, Any], key: str, file: str, number: int) -> Any:
@@ -179,8 +195,67 @@ def judgelm(path: str, reversed_path: str | None = None, gt: str | None = None,
                "label": label, "judgment": _judgment(judge, "judgelm-pair", orders)}
 
 
+def alpacaeval_preference(value: Any) -> tuple[float | None, str | None]:
+    """(preference, None), or (None, why it is not one) for a failed judgment."""
+    if value is None:
+        return None, "no preference (null): the annotation failed"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None, f"preference {value!r} is not a number"
+    if math.isnan(value):
+        return None, "no preference (NaN): the annotation failed"
+    if not 1.0 <= value <= 2.0:
+        return None, f"preference {value!r} is outside [1, 2]"
+    return float(value), None
+
+
+def alpacaeval_verdict(preference: float) -> tuple[str, float]:
+    """AlpacaEval's discrete outcome (tatsu-lab/alpaca_eval metrics/winrate.py: a win above
+    1.5, a draw at exactly 1.5) and the probability of that verdict (P(B better) = p - 1)."""
+    if preference > 1.5:
+        return "B", preference - 1.0
+    if preference < 1.5:
+        return "A", 2.0 - preference
+    return "tie", 0.5
+
+
+def alpacaeval(path: str, judge: str | None = None) -> Iterator[dict[str, Any]]:
+    seen: Counter[str] = Counter()
+    model: tuple[int, Any] | None = None
+    for index, item in enumerate(read_json_list(path)):
+        for key in ("instruction", "output_1", "output_2", "preference"):
+            value = item.get(key, MISSING_VALUE)
+            if value is MISSING_VALUE:
+                raise InputError("missing", file=path, field=f"[{index}].{key}")
+            if key != "preference" and not isinstance(value, str):
+                raise InputError(f"expected text, got {type(value).__name__}", file=path,
+                                 field=f"[{index}].{key}")
+        if "generator_2" in item:
+            if model is None:
+                model = (index, item["generator_2"])
+            elif item["generator_2"] != model[1]:
+                raise InputError(f"{item['generator_2']!r}, but index {model[0]} has "
+                                 f"{model[1]!r}: convert one model's annotations per file",
+                                 file=path, field=f"[{index}].generator_2")
+        digest = hashlib.sha1(item["instruction"].encode("utf-8")).hexdigest()[:16]
+        seen[digest] += 1
+        preference, error = alpacaeval_preference(item["preference"])
+        verdict, confidence = alpacaeval_verdict(preference) if preference is not None \
+            else (None, None)
+        record = {"id": digest if seen[digest] == 1 else f"{digest}#{seen[digest]}",
+                  "question": item["instruction"], "answer_a": item["output_1"],
+                  "answer_b": item["output_2"]}
+        record.update({k: item[v] for k, v in (("model_a", "generator_1"),
+                                                ("model_b", "generator_2"),
+                                                ("dataset", "dataset")) if v in item})
+        record["judgment"] = {
+            "judge": judge or item.get("annotator") or "alpacaeval", "template": "alpacaeval",
+            "mode": "score", "verdict": verdict, "preference": preference,
+            "confidence": confidence, "error": error}
+        yield record
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m judgecli.report.convert",
+    parser = argparse.ArgumentParser(prog="judgecli convert",
                                      description=__doc__.split("\n\n")[0])
     kinds = parser.add_subparsers(dest="kind", required=True)
     p = kinds.add_parser("pandalm", help="PandaLM test set + a result file")
@@ -195,12 +270,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reversed")
     p.add_argument("--gt")
     p.add_argument("--judge", default="judgelm")
+    p = kinds.add_parser("alpacaeval", help="one model's AlpacaEval annotations.json")
+    p.add_argument("annotations")
+    p.add_argument("--judge", help="judge name (default: the file's `annotator`)")
     args = parser.parse_args(argv)
     try:
         if args.kind == "pandalm":
             records: Iterator[dict[str, Any]] = pandalm(args.testset, args.results, args.judge)
         elif args.kind == "llmbar":
             records = (r for f in args.files for r in llmbar(f, args.judge))
+        elif args.kind == "alpacaeval":
+            records = alpacaeval(args.annotations, args.judge)
         else:
             records = judgelm(args.pred, args.reversed, args.gt, args.judge)
         for record in records:

@@ -18,7 +18,8 @@ elsewhere can be read without converting them, e.g. ``--map verdict=winner --map
 The judgment itself is read by ``columns`` (binary pass / fail verdicts share the int8 verdict
 codes, so they cost nothing more); a panel's members and a review (``views``) add about 20
 bytes per item each, only in files that have them. They are read from ``judgment.panel`` and
-``judgment.review`` whatever ``--map`` says.
+``judgment.review`` whatever ``--map`` says. So is AlpacaEval's ``judgment.preference``, kept
+with the answers' length difference only in files that have it (``alpacaeval``).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import numpy as np
 
 from ..errors import InputError, JudgecliError
 from ..jsonl import display_name, iter_raw, parse_line
+from .alpacaeval import PreferenceColumns
 from .codes import CODE, NO_LABEL, PASS
 from .columns import (
     COLUMNS,
@@ -153,15 +155,19 @@ class Judgments:
     vote: str | None = None  # a panel's vote: majority, mean, unanimous
     views: list[View] = field(default_factory=list)
     panel_agreement: np.ndarray | None = None  # float64 per item (a panel's file), nan: null
+    # AlpacaEval's judgment.preference (nan: failed) and len(B) - len(A), only in files
+    # that have preferences (see ``alpacaeval``)
+    preference: np.ndarray | None = None
+    delta_len: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def subset(self, mask: np.ndarray) -> Judgments:
         arrays: dict[str, Any] = {name: take(getattr(self, name), mask) for name in _ARRAYS}
-        agreement = self.panel_agreement
-        return replace(self, **arrays, views=[v.subset(mask) for v in self.views],
-                       panel_agreement=None if agreement is None else agreement[mask])
+        optional = {name: None if getattr(self, name) is None else getattr(self, name)[mask]
+                    for name in ("panel_agreement", "preference", "delta_len")}
+        return replace(self, **arrays, views=[v.subset(mask) for v in self.views], **optional)
 
     def view(self, view: View) -> Judgments:
         """The same items as a panel member or the review judged them (a review: only the
@@ -169,7 +175,7 @@ class Judgments:
         columns: dict[str, Any] = {name: view.columns[name] for name in COLUMNS}
         out = replace(self, **columns,
                       judge=view.judge, template=view.template, vote=None, views=[],
-                      panel_agreement=None)
+                      panel_agreement=None, preference=None, delta_len=None)
         present = view.columns.get("present")
         return out if present is None else out.subset(present)
 
@@ -197,6 +203,7 @@ class _Reader:
             "judgment": "judgment", **{key: paths[key] for key in
                                        ("verdict", "score", "confidence", "orders")}})
         self.views = ViewReader(name, self.kinds)
+        self.preferences = PreferenceColumns(name)
         self.cols: dict[str, array[Any]] = {n: array(t) for n, t in (
             ("ids", "q"), ("lines", "i"), ("label", "b"), ("label_value", "d"),
             ("longer", "b"), ("group", "i"), ("delimited", "b"))}
@@ -241,6 +248,8 @@ class _Reader:
                 len_a, len_b = _text_length(len_a), _text_length(len_b)
             cols["longer"].append(LENGTH_UNKNOWN if len_a < 0 or len_b < 0 else
                                   (len_a > len_b) - (len_a < len_b))
+            self.preferences.add(judgment, len_a, len_b, self.main.cols["failed"][-1] != 0,
+                                 line)
         elif label is None or label is MISSING:
             cols["label_value"].append(math.nan)
         else:
@@ -286,9 +295,11 @@ class _Reader:
         check_unique(cols["ids"], cols["lines"], self.name)
         cols.update(self.main.finish(n))
         views, agreement, names = self.views.finish(n)
+        preference, delta_len = self.preferences.finish()
         return Judgments(file=self.name, kind=self.kinds.name, groups=groups, **cols,
                          views=views, panel_agreement=agreement, judge=names["judge"],
-                         template=names["template"], vote=names["vote"])
+                         template=names["template"], vote=names["vote"],
+                         preference=preference, delta_len=delta_len)
 
 
 def _text_length(value: Any) -> int:

@@ -38,6 +38,10 @@ def _counts(v: Any) -> str:
                      for order, c in v.items())
 
 
+def _pct(v: Any) -> str:
+    return f"{v:.2f}"
+
+
 def _coverage(v: Any) -> str:
     return " ".join(f"{x['accuracy']:.2f}" for x in v) + "  (10% .. 100%)"
 
@@ -74,6 +78,18 @@ FIGURES: list[tuple[str, str, str, Callable[[Any], str]]] = [
     ("wins", "tie_rate", "tie rate", _frac),
     ("wins", "longer_wins", "longer answer wins", _frac),
     ("wins", "pass_rate", "pass rate", _frac),
+    # AlpacaEval's figures are percentages, as on its leaderboard (report/alpacaeval.py).
+    ("alpacaeval", "alpacaeval_win_rate", "AlpacaEval win rate of B (%)", _pct),
+    ("alpacaeval", "alpacaeval_standard_error", "AlpacaEval standard error (%)", _pct),
+    ("alpacaeval", "alpacaeval_discrete_win_rate", "AlpacaEval discrete win rate of B (%)",
+     _pct),
+    ("alpacaeval", "alpacaeval_n_wins", "B wins (preference > 1.5)", str),
+    ("alpacaeval", "alpacaeval_n_wins_base", "A wins (preference < 1.5)", str),
+    ("alpacaeval", "alpacaeval_n_draws", "draws (preference = 1.5)", str),
+    ("alpacaeval", "alpacaeval_n_total", "items with a preference", str),
+    ("alpacaeval", "alpacaeval_lc_win_rate", "AlpacaEval length-controlled win rate of B (%)",
+     _pct),
+    ("alpacaeval", "alpacaeval_lc_terms", "length-controlled GLM terms", str),
     ("grades", "mean_score", "mean score", lambda v: f"{v:.3g}"),
     ("grades", "pearson", "Pearson r", _frac),
     ("grades", "pearson_p", "Pearson p", _p),
@@ -103,7 +119,9 @@ SIDE_BY_SIDE = {"n": "n", "error_rate": "errors", "agreement": "agree",
                 "f1_fail": "F1 fail", "pass_rate": "pass",
                 "consistency": "consist.", "agreement_both_orders": "both orders",
                 "position_bias": "pos. bias", "win_rate": "win A", "win_rate_ci": "95% CI",
-                "tie_rate": "ties", "longer_wins": "longer wins", "spearman": "Spearman",
+                "tie_rate": "ties", "longer_wins": "longer wins",
+                "alpacaeval_win_rate": "AE win B %", "alpacaeval_lc_win_rate": "AE LC B %",
+                "spearman": "Spearman",
                 "kendall": "Kendall", "mae": "MAE", "auroc": "AUROC", "ece": "ECE",
                 "panel_alpha": "alpha", "agreement_after_review": "after review"}
 # The judge x template table's columns.
@@ -180,6 +198,11 @@ def _side_by_side(summaries: Sequence[dict[str, Any]], console: Console) -> None
         table.add_row(*([file] if len(summaries) > 1 else []), *([group] if grouped else []),
                       *cells)
     console.print(table)
+    terms = next((s["alpacaeval_lc_terms"] for _, _, s in rows if s.get("alpacaeval_lc_terms")),
+                 None)
+    if terms:
+        console.print(f"AE: AlpacaEval's figures (%); AE LC: its length-controlled win rate, "
+                      f"GLM terms: {terms}", highlight=False)
 
 
 def _judges(summaries: Sequence[dict[str, Any]], console: Console) -> None:

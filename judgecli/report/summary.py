@@ -15,7 +15,8 @@ is null where it cannot be computed (no labels, one order only, no confidence...
 Binary judgments get the label figures, ``pass_rate`` and the reliability figures; the
 win-rate, position and length figures need two answers and stay null. A panel's file adds
 the members' agreement (``panel``), a reviewed file what the review changed (``review``), and
-every file a row per judgment it holds in ``judges`` (``judges``).
+every file a row per judgment it holds in ``judges`` (``judges``). Judgments that carry
+AlpacaEval's preference add its leaderboard figures (``alpacaeval``).
 
 ``n_failed`` and ``error_rate`` (failed judgments / items) are shown whatever the choice, and
 so is ``n_delimiter_answers``: items whose answers hold the template's own delimiters, which
@@ -38,6 +39,7 @@ from .agreement import (
     label_figures,
     order_figures,
 )
+from .alpacaeval import ALPACAEVAL_KEYS, alpacaeval_figures
 from .bias import BIAS_KEYS, longer_wins, position_figures, verdicts_by_order
 from .codes import FAILED, NO_LABEL, apply_errors
 from .columns import BINARY, PAIR, SINGLE
@@ -54,7 +56,8 @@ ERROR_POLICIES = ("wrong", "tie", "drop")
 HEAD_KEYS = ("file", "group", "kind", "errors", "n", "n_unshared", "n_labeled", "n_failed",
              "error_rate", "n_delimiter_answers")
 KEYS = (*HEAD_KEYS, *LABEL_KEYS, *ORDER_KEYS, *BIAS_KEYS, "verdicts_by_order", *WIN_KEYS,
-        "pass_rate", "longer_wins", "n_length_decided", "mean_score", *NUMERIC_KEYS,
+        "pass_rate", "longer_wins", "n_length_decided", *ALPACAEVAL_KEYS, "mean_score",
+        *NUMERIC_KEYS,
         *RELIABILITY_KEYS, *PANEL_KEYS, *REVIEW_KEYS)
 
 
@@ -166,6 +169,9 @@ def _verdict_figures(j: Judgments, options: ReportOptions, out: dict[str, Any]) 
         out.update(position_figures(ab, ba))
         out.update(win_figures(verdict, seed=options.seed, resamples=options.resamples))
         out.update(longer_wins(verdict, j.longer[keep]))
+        if j.preference is not None and j.delta_len is not None:
+            out.update(alpacaeval_figures(j.preference[keep], j.delta_len[keep],
+                                          options.errors))
         del ab, ba
     del gold_l, verdict_l
     # The labelled items with a confidence. A 1M-item report copies the float column only
