@@ -400,16 +400,25 @@ def templates() -> None:
 
 
 def main() -> None:
+    from . import stdout_watch
+
+    stdout_watch.watch()
     try:
         app()
     except JudgecliError as exc:
         typer.echo(f"judgecli: error: {exc}", err=True)
         sys.exit(getattr(exc, "exit_code", 2))
-    except KeyboardInterrupt:
-        typer.echo("judgecli: interrupted; every judgment written so far is kept "
-                   "(finish with --resume)", err=True)
+    except SystemExit as exc:
+        # Typer turns Ctrl-C into a silent exit 130 and a closed stdout into exit 1.
+        if exc.code in (1, 130) and stdout_watch.reader_gone():
+            # `judgecli judge ... | head -1`: the reader left. Stop quietly, keeping what was
+            # written, as a shell tool killed by SIGPIPE does (128 + 13).
+            stdout_watch.silence_stdout()
+            sys.exit(141)
+        if exc.code == 130:
+            typer.echo("judgecli: interrupted; every judgment written so far is kept "
+                       "(finish with --resume)", err=True)
+        raise
+    except KeyboardInterrupt:  # outside a command (while Typer builds it)
+        typer.echo("judgecli: interrupted", err=True)
         sys.exit(130)
-    except BrokenPipeError:
-        # `judgecli judge ... | head`: the reader left; that is not an error of ours.
-        sys.stderr.close()
-        sys.exit(0)
