@@ -19,6 +19,7 @@ import threading
 import time
 
 _reader_gone = threading.Event()
+_watching = False  # one watcher a process
 
 
 def reader_gone() -> bool:
@@ -31,7 +32,8 @@ def reader_gone() -> bool:
 
 def _stdout_fd() -> int | None:
     try:
-        fd = sys.__stdout__.fileno() if sys.__stdout__ else None
+        # sys.stdout, not sys.__stdout__: under a test's capture there is nothing to watch.
+        fd = sys.stdout.fileno()
         return fd if fd is not None and stat.S_ISFIFO(os.fstat(fd).st_mode) else None
     except (OSError, ValueError, AttributeError):
         return None
@@ -50,9 +52,11 @@ def _closed(fd: int | None, timeout_ms: int = 0) -> bool:
 
 def watch() -> None:
     """Start watching stdout when it is a pipe (and the platform can poll it)."""
+    global _watching
     fd = _stdout_fd()
-    if fd is None or not hasattr(select, "poll"):
+    if fd is None or not hasattr(select, "poll") or _watching:
         return
+    _watching = True
     threading.Thread(target=_watch, args=(fd,), name="judgecli-stdout-watch",
                      daemon=True).start()
 
