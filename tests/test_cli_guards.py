@@ -73,3 +73,16 @@ def test_a_run_where_every_judgment_failed_exits_1(tmp_path, monkeypatch, capsys
     assert [r["id"] for r in records] == [1, 2]
     assert all(r["judgment"]["error"] for r in records)
     assert code == 1 and "every judgment failed (2 of 2)" in err
+
+
+def test_report_of_files_without_shared_ids_says_so(tmp_path, monkeypatch, capsys) -> None:
+    def judged(prefix: str) -> list[dict]:
+        return [{"id": f"{prefix}{i}", "label": "A", "judgment": {
+            "judge": "j", "template": "t", "verdict": "A", "error": None}} for i in range(3)]
+
+    a = write_jsonl(tmp_path / "a.jsonl", judged("a"))
+    b = write_jsonl(tmp_path / "b.jsonl", judged("b"))
+    code, out, err = run_cli(monkeypatch, capsys, "report", str(a), str(b))
+    assert code == 2 and "share no item ids" in err and out == ""
+    code, out, err = run_cli(monkeypatch, capsys, "report", str(a), str(a))
+    assert code == 0, err

@@ -88,6 +88,12 @@ def build_report(paths: Sequence[str], options: ReportOptions = ReportOptions(),
     unshared = [0] * len(sets)
     if len(sets) > 1:
         common = shared_items(sets)
+        if len(common) == 0 and all(len(j.ids) for j in sets):
+            # Figures over no items would read as a report of nothing (n = 0, exit 0).
+            raise JudgecliError(
+                f"the files share no item ids ({', '.join(paths)}); several files are "
+                "reported on the items they have in common; report them one at a time, or "
+                "judge the same items")
         for number, judgments in enumerate(sets):
             keep = np.isin(judgments.ids, common, assume_unique=True)
             unshared[number] = int(np.count_nonzero(~keep))
