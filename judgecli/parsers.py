@@ -8,6 +8,7 @@ code accepts. A failure is a ParseFailure with a reason, never a default verdict
 from __future__ import annotations
 
 import ast
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -87,20 +88,47 @@ def parse_mtbench_verdict(text: str) -> Parsed:
     raise ParseFailure("no [[A]], [[B]] or [[C]] verdict in the judgment")
 
 
-_ONE_SCORE = re.compile(r"\[\[(\d+\.?\d*)\]\]")
-_ONE_SCORE_BACKUP = re.compile(r"\[(\d+\.?\d*)\]")
+# FastChat's patterns are ``\[\[(\d+\.?\d*)\]\]`` and ``\[(\d+\.?\d*)\]``. These match the same
+# strings (digits, then optionally a dot and digits) but cannot backtrack quadratically: on
+# "[[" followed by 20,000 digits and no "]]" FastChat's form takes ~15 s, this one ~3 ms.
+_ONE_SCORE = re.compile(r"\[\[(\d+(?:\.\d*)?)\]\]")
+_ONE_SCORE_BACKUP = re.compile(r"\[(\d+(?:\.\d*)?)\]")
+
+
+def _rating(written: str) -> float:
+    """The number FastChat reads from a rating marker: ``ast.literal_eval`` of the match.
+
+    Where that call raises (and FastChat's judging thread would stop), the judgment fails
+    instead: a leading zero ("08" is not a Python literal, "08.5" is), a rating in other
+    than ASCII digits ("[[８]]", "[[٨]]": ``\\d`` matches them, literal_eval does not), an
+    integer over Python's 4,300-digit limit. A rating that is no finite float fails too."""
+    shown = written if len(written) <= 20 else f"{written[:12]}... ({len(written)} chars)"
+    if not written.isascii():
+        raise ParseFailure(f"the rating {shown!r} is not written in ASCII digits")
+    try:
+        value = float(ast.literal_eval(written))
+    except (SyntaxError, ValueError, OverflowError) as exc:
+        # Digits and a dot fail literal_eval only for a leading zero or for size.
+        why = "a leading zero" if written[0] == "0" and written.isdigit() else \
+            "too large" if isinstance(exc, OverflowError) or len(written) > 4000 else \
+            type(exc).__name__
+        raise ParseFailure(f"the rating {shown!r} is not a number ({why})") from None
+    if not math.isfinite(value):
+        raise ParseFailure(f"the rating {shown!r} is not a finite number (too large)")
+    return value
 
 
 def parse_mtbench_rating(text: str) -> Parsed:
     """MT-Bench single answer: "[[rating]]", or FastChat's own fallback "[rating]".
 
     lm-sys/FastChat fastchat/llm_judge/common.py ``run_judge_single``
-    (one_score_pattern, then one_score_pattern_backup; the first match counts).
+    (one_score_pattern, then one_score_pattern_backup; the first match counts, read by
+    ``_rating``).
     """
     match = _ONE_SCORE.search(text) or _ONE_SCORE_BACKUP.search(text)
     if not match:
         raise ParseFailure("no [[rating]] in the judgment")
-    return Parsed(scores=(float(ast.literal_eval(match.group(1))),))
+    return Parsed(scores=(_rating(match.group(1)),))
 
 
 _PASS_FAIL = re.compile(r"\[\[(PASS|FAIL)\]\]")
@@ -139,7 +167,7 @@ def parse_final_rating(text: str) -> Parsed:
     found = _ONE_SCORE.findall(text)
     if not found:
         raise ParseFailure("no [[rating]] in the judgment")
-    return Parsed(scores=(float(ast.literal_eval(found[-1])),))
+    return Parsed(scores=(_rating(found[-1]),))
 
 
 def _scores(text: str, count: int | None) -> Parsed:
@@ -162,9 +190,25 @@ PARSERS: dict[str, Callable[[str, int | None], Parsed]] = {
 
 
 def parse(parser: str, text: str, count: int | None = None) -> Parsed:
-    """Dispatch on a template's declared parser name."""
+    """Dispatch on a template's declared parser name. Raises only ParseFailure (and
+    ValueError for an unknown name): whatever a parser raises on a reply becomes that
+    reply's ParseFailure, so that no judge's text can stop a run (issue 14)."""
     try:
         reader = PARSERS[parser]
     except KeyError:
         raise ValueError(f"unknown parser {parser!r}") from None
-    return reader(text, count)
+    try:
+        return reader(text, count)
+    except ParseFailure:
+        raise
+    except Exception as exc:  # a parser's bug met by some reply: the reply's failure
+        raise ParseFailure(f"the {parser} parser failed on this reply: {one_line(exc)}") \
+            from None
+
+
+def one_line(exc: BaseException, limit: int = 200) -> str:
+    """An exception as one short line, for a judgment's ``error``."""
+    message = " ".join(str(exc).split())
+    if len(message) > limit:
+        message = message[:limit] + "..."
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__

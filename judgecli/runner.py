@@ -12,7 +12,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import islice
 from pathlib import Path
 from typing import IO, Any
@@ -24,7 +24,7 @@ from .indicators import indicators
 from .errors import BudgetExhausted, InputError, JudgecliError, OutputError
 from .distributed import Shard, merge, open_shard, window_ids
 from .jsonl import STDIN, dumps, id_key, open_output
-from .parsers import ParseFailure, parse
+from .parsers import ParseFailure, one_line, parse
 from .records import PAIR, SINGLE, Item, read_items
 from .templates import Prompt, Template
 
@@ -123,6 +123,34 @@ class Judging:
         results = [self._order_result(item, order, c) for order, c in zip(orders, completions)]
         judgment: dict[str, Any] = {"judge": self.judge.name, "template": template.name,
                                     "mode": self.mode}
+        try:
+            self._judgment(item, judgment, results, completions)
+        except Exception as exc:  # no reply may stop the run: a bug met here is its error
+            reason = f"could not read the replies: {one_line(exc)}"
+            results = [replace(r, error=r.error or reason) for r in results]
+            keys = ("score_a", "score_b") if item.kind == PAIR else () \
+                if template.parser == "pass-fail" else \
+                ("score" if item.kind == SINGLE else "scores",)
+            judgment.pop("indicators", None)
+            judgment.update(dict.fromkeys(("verdict", *keys, "confidence", "consistent")),
+                            error="; ".join(f"{r.order}: {r.error}" for r in results)
+                            if item.kind == PAIR else results[0].error)
+        judgment["orders"] = [r.to_json() for r in results]
+        usage = Counter[str]()
+        for c in completions:
+            usage.update({k: v for k, v in c.usage.items() if isinstance(v, int)})
+        if usage:
+            judgment["usage"] = dict(usage)
+        record = dict(item.record)
+        if "id" not in record:
+            record = {"id": item.id, **record}
+        record["judgment"] = judgment
+        return record
+
+    def _judgment(self, item: Item, judgment: dict[str, Any], results: list[OrderResult],
+                  completions: list[Completion]) -> None:
+        """Fill in ``judgment`` from the orders' results."""
+        template = self.options.template
         if item.kind == PAIR:
             combined = combine(results, self.options.combine)
             judgment.update(verdict=combined.verdict, score_a=combined.score_a,
@@ -148,17 +176,6 @@ class Judging:
                             confidence=self._line_confidence(completion, scores)
                             if scores else None,
                             consistent=None, error=only.error)
-        judgment["orders"] = [r.to_json() for r in results]
-        usage = Counter[str]()
-        for c in completions:
-            usage.update({k: v for k, v in c.usage.items() if isinstance(v, int)})
-        if usage:
-            judgment["usage"] = dict(usage)
-        record = dict(item.record)
-        if "id" not in record:
-            record = {"id": item.id, **record}
-        record["judgment"] = judgment
-        return record
 
     def _order_result(self, item: Item, order: str, completion: Completion) -> OrderResult:
         if completion.error is not None or completion.text is None:
@@ -167,15 +184,18 @@ class Judging:
         template = self.options.template
         try:
             parsed = parse(template.parser, completion.text, template.expected_count(item))
+            if item.kind != PAIR:
+                probs = verdict_probs(completion.slot_probs, template.parser) \
+                    if parsed.verdict is not None else None
+                return OrderResult(order=order, text=completion.text, scores=parsed.scores,
+                                   verdict=parsed.verdict, probs=probs)
+            probs = verdict_probs(completion.slot_probs, template.parser)
+            return map_back(order, parsed, completion.text, probs)
         except ParseFailure as exc:
             return OrderResult(order=order, text=completion.text, error=f"unparseable: {exc}")
-        if item.kind != PAIR:
-            probs = verdict_probs(completion.slot_probs, template.parser) \
-                if parsed.verdict is not None else None
-            return OrderResult(order=order, text=completion.text, scores=parsed.scores,
-                               verdict=parsed.verdict, probs=probs)
-        probs = verdict_probs(completion.slot_probs, template.parser)
-        return map_back(order, parsed, completion.text, probs)
+        except Exception as exc:  # no reply may stop the run: a bug met here is its error
+            return OrderResult(order=order, text=completion.text,
+                               error=f"could not read the reply: {one_line(exc)}")
 
     def _line_confidence(self, completion: Completion, scores: list[float]) -> float | None:
         """Single and multi answer: the probability of the score line written."""

@@ -67,7 +67,8 @@ def _alternatives(token: str) -> list[tuple[str, float]]:
     """Top logprobs of a fake token: a score or verdict token is 80% sure, with a runner-up
     value at 15% and a stray non-value token at 5%; any other token is certain."""
     core, lead = token.strip(), token[:len(token) - len(token.lstrip())]
-    if core.isdigit() and 1 <= int(core) <= 10:
+    # (int() of a number over 4,300 digits raises: such a reply is sent, with no alternatives.)
+    if core.isdigit() and len(core) <= 2 and 1 <= int(core) <= 10:
         other = str(int(core) - 1 if int(core) > 1 else 2)
     elif core in ("A", "B"):
         other = "B" if core == "A" else "A"

@@ -41,6 +41,7 @@ except ImportError:  # openai < 3
 
 from ..cache import Cache, cache_key
 from ..errors import BudgetExhausted, JudgecliError, JudgeLoadError
+from ..parsers import one_line
 from ..pricing import CostMeter, estimate_tokens, resolve_price
 from ..ratelimit import Pace, backoff, retry_after
 from .base import Completion, Judge, Request
@@ -354,11 +355,15 @@ class OpenAIJudge(Judge):
     def _completion(self, request: Request, reply: dict[str, Any], *, attempts: int,
                     cached: bool) -> Completion:
         text = reply["text"]
-        probs = slot_probs(reply["tokens"], text, request.parser, request.values) \
-            if reply.get("tokens") else None
         extra = {"attempts": attempts, "cached": cached}
         if reply.get("finish_reason") == "length":
             extra["truncated"] = True
+        try:
+            probs = slot_probs(reply["tokens"], text, request.parser, request.values) \
+                if reply.get("tokens") else None
+        except Exception as exc:  # a bug met by one reply is that item's error, not the run's
+            return Completion(text=text.strip(), usage=dict(reply["usage"]), extra=extra,
+                              error=f"could not read the reply's logprobs: {one_line(exc)}")
         return Completion(text=text.strip(), slot_probs=probs, usage=dict(reply["usage"]),
                           extra=extra)
 

@@ -30,8 +30,12 @@ VERDICT_LETTERS = ("A", "B", "C")
 
 def slot_probs(tokens: Sequence[Token], text: str, parser: str | None,
                values: Sequence[str]) -> tuple[dict[str, float], ...] | None:
-    """Per slot of the judgment the parser reads, value -> probability; None if unknown."""
-    if not tokens or parser is None:
+    """Per slot of the judgment the parser reads, value -> probability; None if unknown.
+
+    Never raises on what a server sent: tokens that are not (text, log-probability,
+    alternatives) as ``read_reply`` builds them give None (a cached reply is read again on
+    every --resume, so one odd reply must not stop a run)."""
+    if not tokens or parser is None or not _well_formed(tokens):
         return None
     spans = _align(tokens, text)
     slots = _slots(text, parser, values)
@@ -45,6 +49,19 @@ def slot_probs(tokens: Sequence[Token], text: str, parser: str | None,
             return None
         out.append(dist)
     return tuple(out)
+
+
+def _well_formed(tokens: Sequence[Token]) -> bool:
+    try:
+        return all(isinstance(chosen, str) and _real(logprob) and
+                   all(isinstance(alt, str) and _real(lp) for alt, lp in alternatives)
+                   for chosen, logprob, alternatives in tokens)
+    except (TypeError, ValueError):  # not triples, or alternatives that are not pairs
+        return False
+
+
+def _real(x: object) -> bool:
+    return isinstance(x, (int, float)) and not math.isnan(x)
 
 
 _MARKER = re.compile(r"\[\[([^\[\]]+)\]\]")
@@ -154,7 +171,9 @@ def _slot(tokens: Sequence[Token], spans: list[tuple[int, str]], start: int, wri
             if not alt_text.startswith(lead):
                 continue  # framed differently from what the judge wrote: not this format
             r = prefix + alt_text[len(lead):]
-            p = mass * math.exp(logprob)
+            # A log-probability above 0 is the server's rounding (or nonsense): at most 1,
+            # and never exp(1000)'s OverflowError.
+            p = mass * math.exp(min(logprob, 0.0))
             if alt == chosen:
                 step_chosen = (r, p)
                 continue
