@@ -180,6 +180,20 @@ def test_mtbench_multiturn_exact() -> None:
             ref_answer_1="r1", ref_answer_2="r2")
 
 
+@pytest.mark.parametrize("name,src", [
+    ("mtbench-pair", "pair-v2"), ("mtbench-pair-ref", "pair-math-v1"),
+    ("mtbench-pair-multiturn", "pair-v2-multi-turn"),
+    ("mtbench-pair-ref-multiturn", "pair-math-v1-multi-turn")])
+def test_mtbench_pair_system_prompts_are_fastchats_current_wording(name: str, src: str) -> None:
+    # FastChat's first release said "Avoid any positional biases"; its judge_prompts.jsonl
+    # has said "position biases" since July 2023 (as RewardBench's rewardbench/generative.py).
+    system = load_template(name).system
+    assert system == originals.fastchat_prompts()[src]["system_prompt"]
+    assert "Avoid any position biases and ensure that the order in which the responses were " \
+           "presented does not influence your decision." in system
+    assert "positional" not in system
+
+
 def test_kind_mismatch_is_an_input_error() -> None:
     with pytest.raises(InputError, match="single-answer item cannot be judged"):
         load_template("judgelm-pair").render(item(question="q", answer="a"))
