@@ -155,13 +155,13 @@ def judge(
     check_input(input)
     check_output(output, resume=resume, force=force)
     mapping = parse_map(field_map or [])
-    template = template or [choose_template(input, mapping)]
+    template = template or [choose_template(input, mapping, skip_invalid=skip_invalid)]
     roles = Roles(judges=judge or [], templates=template, vote=panel_vote,
                   review_judge=review_judge, review_template=review_template,
                   calibration=calibration, fallback=fallback,
                   fallback_template=fallback_template)
     members = roles.members() if judge else [(None, load_template(template[0]))]
-    warn_unshown_reference(input, mapping, [t for _, t in members])
+    warn_unshown_reference(input, mapping, [t for _, t in members], skip_invalid=skip_invalid)
     roles.options = JudgeOptions(template=members[0][1], mode=mode, swap=swap,
                                  combine=combine, max_new_tokens=max_new_tokens)
     api_options = {k: v for k, v in dict(

@@ -12,23 +12,27 @@ from collections.abc import Sequence
 
 import typer
 
+from .errors import InputError
 from .jsonl import display_name, first_record
 from .records import apply_map, to_item
 from .templates import Template, default_template
 
 
-def _first_item(path: str, mapping: dict[str, str]):
-    found = first_record(path)
+def _first_item(path: str, mapping: dict[str, str], skip_invalid: bool):
+    found = first_record(path, skip_invalid=skip_invalid)
     if found is None:
         return None
     line, record = found
     name = display_name(path)
-    return to_item(apply_map(record, mapping, file=name, line=line), file=name, line=line)
+    try:
+        return to_item(apply_map(record, mapping, file=name, line=line), file=name, line=line)
+    except InputError:
+        return None  # the run reports (or skips) it
 
 
-def choose_template(path: str, mapping: dict[str, str]) -> str:
+def choose_template(path: str, mapping: dict[str, str], *, skip_invalid: bool = False) -> str:
     """The template for ``path``'s items when none is named; said on stderr."""
-    item = _first_item(path, mapping)
+    item = _first_item(path, mapping, skip_invalid)
     if item is None:
         return "judgelm-pair"  # nothing to judge: the run says so
     name, why = default_template(item)
@@ -36,10 +40,10 @@ def choose_template(path: str, mapping: dict[str, str]) -> str:
     return name
 
 
-def warn_unshown_reference(path: str, mapping: dict[str, str],
-                           templates: Sequence[Template]) -> None:
+def warn_unshown_reference(path: str, mapping: dict[str, str], templates: Sequence[Template],
+                           *, skip_invalid: bool = False) -> None:
     """A warning when the items carry a reference that a chosen template does not show."""
-    item = _first_item(path, mapping)
+    item = _first_item(path, mapping, skip_invalid)
     if item is None:
         return
     if item.reference is None and not any(t.reference is not None for t in item.turns):

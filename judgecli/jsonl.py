@@ -123,9 +123,11 @@ def iter_raw(path: str) -> Iterator[tuple[int, bytes]]:
             stream.close()
 
 
-def first_record(path: str) -> tuple[int, dict[str, Any]] | None:
-    """The first line of a JSONL file or stdin that parses to an object (None if none),
-    without consuming it: stdin's lines read here are read again by the next reader."""
+def first_record(path: str, *, skip_invalid: bool = False,
+                 ) -> tuple[int, dict[str, Any]] | None:
+    """The first non-blank line of a JSONL file or stdin, parsed (with ``skip_invalid``, the
+    first that parses); None if there is none, or if it does not parse (the run says why).
+    Nothing is consumed: stdin's lines read here are read again by the next reader."""
     name = display_name(path)
     if path == STDIN:
         lines: Iterator[tuple[int, bytes]] = _read_ahead_stdin()
@@ -136,7 +138,9 @@ def first_record(path: str) -> tuple[int, dict[str, Any]] | None:
             try:
                 obj = parse_line(raw, file=name, line=number)
             except InputError:
-                continue  # the run itself reports (or skips) the bad line
+                if skip_invalid:
+                    continue  # the run skips it too
+                return None  # the run itself reports the bad line
             if obj is not None:
                 return number, obj
         return None

@@ -86,3 +86,19 @@ def test_report_of_files_without_shared_ids_says_so(tmp_path, monkeypatch, capsy
     assert code == 2 and "share no item ids" in err and out == ""
     code, out, err = run_cli(monkeypatch, capsys, "report", str(a), str(a))
     assert code == 0, err
+
+
+def test_a_mistyped_or_empty_judge_folder_is_named_at_once(tmp_path, monkeypatch, capsys,
+                                                          pairs) -> None:
+    """Not looked up on the hub (a minute of retries offline), nor "Couldn't instantiate
+    the backend tokenizer from one of: "."""
+    (tmp_path / "judges" / "demo-judge").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    cases = {"judges/demo-judg": "no such judge folder 'judges/demo-judg'; did you mean "
+                                 "'judges/demo-judge'?",
+             "./nothere": "no such judge folder './nothere'",
+             "judges/demo-judge": "holds no judge: a judge folder holds what save_pretrained"}
+    for spec, says in cases.items():
+        code, _, err = run_cli(monkeypatch, capsys, "judge", str(pairs), "--judge", spec,
+                               "-t", "judgelm-pair", "-q")
+        assert code == 2 and says in err, err

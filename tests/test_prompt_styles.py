@@ -311,10 +311,9 @@ def test_basic_single_score_mode(judge) -> None:
     assert set(dist) == set(RATINGS)
     assert dist["1"] > 0 and dist["10"] > 0
     assert sum(dist.values()) == pytest.approx(1.0)
-    from judgecli.backends.hf import _SlotTrie
-
-    (trie,) = judge.tries(load_template("basic-single").score_line, 1)
-    assert sorted(_SlotTrie.leaves(trie.root), key=int) == RATINGS
+    request = judging.requests(_items(SINGLE_ITEMS)[:1][0])[0]
+    trie = judge.trie(request, judge.encode(request))
+    assert len({trie.canonical((rating,)) for rating in RATINGS}) == len(RATINGS)
 
 
 def test_basic_single_confidence_is_the_probability_of_the_rating(judge) -> None:
