@@ -30,17 +30,9 @@ its true class.
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import (
-    accuracy_score,
-    cohen_kappa_score,
-    confusion_matrix,
-    f1_score,
-    precision_recall_fscore_support,
-)
 
 from .codes import (
     ABSENT,
@@ -65,33 +57,34 @@ ORDER_KEYS = ("agreement_by_order", "agreement_both_orders")
 def label_figures(gold: np.ndarray, pred: np.ndarray, *, binary: bool = False,
                   ) -> dict[str, Any]:
     """Verdicts (codes, or 3 for a failure counted wrong) against labels (codes): A / B / tie,
-    or pass / fail when ``binary``. scikit-learn computes every figure from the distinct
-    (label, verdict) pairs weighted by their counts: the same figures as from the items, in
-    a few bytes an item (:func:`~judgecli.report.codes.code_counts`)."""
+    or pass / fail when ``binary``. Every figure comes from the weighted confusion matrix of
+    the distinct (label, verdict) pairs: a few bytes an item
+    (:func:`~judgecli.report.codes.code_counts`). They are scikit-learn's definitions
+    (``accuracy_score``, ``precision_recall_fscore_support(average="macro",
+    zero_division=0)`` over the classes present, ``cohen_kappa_score``, ``f1_score``),
+    written out on the confusion matrix because importing ``sklearn.metrics`` costs more
+    than a small report takes (0.9 s of 1.6 s); tests/test_report_stats.py checks them
+    against scikit-learn itself."""
     out: dict[str, Any] = dict.fromkeys(LABEL_KEYS)
     pairs = code_counts(gold, pred)
     if not pairs:
         return out
-    gold_codes = np.array([g for g, _ in pairs], dtype=np.int8)
-    pred_codes = np.array([p for _, p in pairs], dtype=np.int8)
-    weight = np.array(list(pairs.values()), dtype=np.int64)
     codes, names = ((PASS, FAIL), BINARY_CLASSES) if binary else ((A, B, TIE), CLASSES)
-    present = sorted({code for pair in pairs for code in pair} - {ERROR})
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore")
-        precision, recall, f1, _ = precision_recall_fscore_support(
-            gold_codes, pred_codes, labels=present, average="macro", zero_division=0,
-            sample_weight=weight)
-        kappa = cohen_kappa_score(gold_codes, pred_codes, sample_weight=weight)
-    counts = confusion_matrix(gold_codes, pred_codes, labels=[*codes, ERROR],
-                              sample_weight=weight)[:len(codes)]
+    every = sorted({code for pair in pairs for code in pair})
+    at = {code: i for i, code in enumerate(every)}
+    matrix = np.zeros((len(every), len(every)), dtype=np.int64)  # rows: label, cols: verdict
+    for (g, p), n in pairs.items():
+        matrix[at[g], at[p]] += n
+    present = [at[c] for c in every if c != ERROR]
+    precision, recall, f1 = _macro_prf(matrix, present)
+    counts = np.array([[pairs.get((g, p), 0) for p in (*codes, ERROR)] for g in codes])
     out.update(
-        agreement=float(accuracy_score(gold_codes, pred_codes, sample_weight=weight)),
-        precision=num(precision), recall=num(recall), f1=num(f1), kappa=num(kappa),
+        agreement=float(np.trace(matrix) / matrix.sum()),
+        precision=num(precision), recall=num(recall), f1=num(f1), kappa=num(_kappa(matrix)),
         confusion={"gold": list(names), "judge": [*names, "error"], "counts": counts.tolist()},
     )
     if binary:
-        out["f1_fail"] = f1_fail(gold_codes, pred_codes, weight)
+        out["f1_fail"] = _f1_positive(matrix, at.get(FAIL))
     else:
         decisive = {pair: n for pair, n in pairs.items() if TIE not in pair}
         if decisive:
@@ -100,15 +93,34 @@ def label_figures(gold: np.ndarray, pred: np.ndarray, *, binary: bool = False,
     return out
 
 
-def f1_fail(gold: np.ndarray, pred: np.ndarray, weight: np.ndarray | None = None,
-            ) -> float | None:
-    """F1 with "fail" the positive class. A failed judgment (ERROR) is a negative: it did not
-    flag the item. Undefined (None) when no label and no verdict is fail."""
-    gold_fail, pred_fail = gold == FAIL, pred == FAIL
-    if not (gold_fail.any() or pred_fail.any()):
-        return None
-    return float(f1_score(gold_fail, pred_fail, pos_label=True, zero_division=0,
-                          sample_weight=weight))
+def _macro_prf(matrix: np.ndarray, classes: list[int]) -> tuple[float, float, float]:
+    """Macro precision, recall and F1 over ``classes`` (zero where undefined)."""
+    tp = np.diag(matrix)[classes].astype(float)
+    predicted = matrix.sum(axis=0)[classes]
+    true = matrix.sum(axis=1)[classes]
+    with np.errstate(all="ignore"):
+        precision = np.where(predicted > 0, tp / np.maximum(predicted, 1), 0.0)
+        recall = np.where(true > 0, tp / np.maximum(true, 1), 0.0)
+        total = precision + recall
+        f1 = np.where(total > 0, 2 * precision * recall / np.where(total > 0, total, 1), 0.0)
+    return float(precision.mean()), float(recall.mean()), float(f1.mean())
+
+
+def _kappa(matrix: np.ndarray) -> float:
+    """Cohen's kappa of the (weighted) confusion matrix; NaN where chance agreement is 1."""
+    total = matrix.sum()
+    expected = np.outer(matrix.sum(axis=1), matrix.sum(axis=0)) / total
+    off = ~np.eye(len(matrix), dtype=bool)
+    chance = expected[off].sum()
+    return float(1 - matrix[off].sum() / chance) if chance else float("nan")
+
+
+def _f1_positive(matrix: np.ndarray, positive: int | None) -> float | None:
+    if positive is None:
+        return None  # no label and no verdict is the positive class
+    tp = matrix[positive, positive]
+    predicted, true = matrix[:, positive].sum(), matrix[positive, :].sum()
+    return float(2 * tp / (predicted + true)) if predicted + true else 0.0
 
 
 def order_figures(gold: np.ndarray, ab: np.ndarray, ba: np.ndarray) -> dict[str, Any]:

@@ -31,8 +31,6 @@ import warnings
 from typing import Any
 
 import numpy as np
-from scipy import stats
-from sklearn.metrics import mean_absolute_error
 
 from .codes import SLICE, num
 
@@ -50,14 +48,16 @@ def numeric_figures(score: np.ndarray, gold: np.ndarray) -> dict[str, Any]:
         return out
     table = _table(x, y)
     if table is None:
-        out["mae"] = float(mean_absolute_error(y, x))
+        out["mae"] = float(np.abs(y - x).mean())  # sklearn's mean_absolute_error
     else:
         xv, yv, counts = table
         cells = np.nonzero(counts)
-        out["mae"] = float(mean_absolute_error(yv[cells[1]], xv[cells[0]],
-                                               sample_weight=counts[cells]))
+        out["mae"] = float(np.average(np.abs(yv[cells[1]] - xv[cells[0]]),
+                                      weights=counts[cells]))
     if len(x) < 2 or np.all(x == x[0]) or np.all(y == y[0]):
         return out  # a correlation needs two items and variation in both
+    from scipy import stats  # here, not at import: only grade files need it (~1 s)
+
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         if table is None:
@@ -102,6 +102,8 @@ def _midranks(counts: np.ndarray) -> np.ndarray:
 
 def _from_table(xv: np.ndarray, yv: np.ndarray, counts: np.ndarray,
                 ) -> list[tuple[float, float]]:
+    from scipy import stats
+
     n = int(counts.sum())
     r = _weighted_r(xv, yv, counts)
     ab = n / 2 - 1
@@ -115,6 +117,8 @@ def _from_table(xv: np.ndarray, yv: np.ndarray, counts: np.ndarray,
 
 def _kendall(counts: np.ndarray) -> tuple[float, float]:
     """Kendall's tau-b and kendalltau's asymptotic p-value, from the table of counts."""
+    from scipy import stats
+
     # later[i, j]: items with a larger grade index than i and a label index >= j
     suffix = counts[::-1, ::-1].cumsum(axis=0).cumsum(axis=1)[::-1, ::-1]
     later = np.zeros((counts.shape[0] + 1, counts.shape[1] + 1), dtype=np.int64)
