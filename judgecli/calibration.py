@@ -60,6 +60,7 @@ class Labelled:
     records: list[dict[str, Any]]
     judge: str
     template: str
+    mode: str | None = None  # score or explain: indicators differ between the two
 
     def values(self, name: str, alpha: float = 1.0) -> np.ndarray:
         """An indicator per item; nan where missing (such items count as least trustworthy)."""
@@ -107,7 +108,8 @@ def labelled_from(rows: Sequence[dict[str, Any]]) -> Labelled:
                     gold=gold,
                     verdict=verdict, records=list(rows),
                     judge=str(rows[0]["judgment"].get("judge")),
-                    template=str(rows[0]["judgment"].get("template")))
+                    template=str(rows[0]["judgment"].get("template")),
+                    mode=rows[0]["judgment"].get("mode"))
 
 
 def _probability(value: Any) -> float:
@@ -237,7 +239,8 @@ def calibrate(data: Labelled, *, target_accuracy: float | None = None,
     temperature = fit_temperature(data.dist, data.gold)
     out: dict[str, Any] = {
         "format": FORMAT, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "judge": data.judge, "template": data.template, "n": len(data.correct),
+        "judge": data.judge, "template": data.template, "mode": data.mode,
+        "n": len(data.correct),
         "accuracy": float(data.correct.mean()),
         "indicator": name, "alpha": alpha if name == "huang_calibrated" else None,
         "threshold": point["threshold"], "escalate_inconsistent": escalate_inconsistent,
@@ -331,12 +334,23 @@ def _same_judge(a: str, b: str) -> bool:
     return a == b
 
 
-def check_fits(calibration: dict[str, Any], judge: str, template: str, path: str) -> None:
-    """A calibration is only valid for the judge and template it was fitted on."""
+def check_fits(calibration: dict[str, Any], judge: str, template: str, path: str,
+               mode: str | None = None) -> None:
+    """A calibration is only valid for the judge, template and mode it was fitted on: score
+    and explain mode give different indicators (score mode reads the score line's
+    distributions; explain mode has no such distributions on a local judge), so a threshold
+    fitted on one escalates everything, or nothing, on the other."""
     if not _same_judge(str(calibration["judge"]), judge) or calibration["template"] != template:
         raise CalibrationError(
             f"{path} was fitted for judge '{calibration['judge']}' with template "
             f"'{calibration['template']}', not '{judge}' with '{template}'; calibrate again")
+    fitted = calibration.get("mode")
+    if fitted and mode and fitted != mode:
+        raise CalibrationError(
+            f"{path} was fitted on {fitted}-mode judgments and this run judges in {mode} "
+            f"mode, whose indicators differ (a threshold on '{calibration['indicator']}' "
+            f"would escalate by accident); judge with --mode {fitted}, or calibrate in "
+            f"{mode} mode")
 
 
 def dump(calibration: dict[str, Any]) -> str:

@@ -20,7 +20,7 @@ from .errors import BudgetExhausted
 from .indicators import indicator_value
 from .parsers import A, B, TIE
 from .records import Item
-from .runner import Judging
+from .runner import Judging, resolve_mode
 
 VERDICTS = (A, B, TIE)
 
@@ -51,7 +51,8 @@ class Cascade:
 
     def __init__(self, local: Judging, fallback: Judging, calibration: dict[str, Any],
                  path: str = "calibration.json") -> None:
-        check_fits(calibration, local.judge.name, local.options.template.name, path)
+        check_fits(calibration, local.judge.name, local.options.template.name, path,
+                   mode=resolve_mode(local.options, local.judge))
         self.local, self.fallback, self.calibration = local, fallback, calibration
         self.judge = local.judge  # the runner sizes windows by the local judge's batches
         self.threshold = float(calibration["threshold"])

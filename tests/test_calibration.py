@@ -209,6 +209,12 @@ def test_cascade_reaches_the_target_with_the_predicted_share(tmp_path, tiny_judg
                        "--calibration", str(cal_path), "--fallback", "openai:gpt-4o",
                        "-o", str(tmp_path / "x.jsonl"))
     assert code == 2 and "fitted for judge" in err
+    # One fitted in score mode is refused in explain mode (it escalated every item there).
+    assert cal["mode"] == "score"
+    code, _, err = cli(monkeypatch, capsys, "judge", str(src), "--judge", str(tiny_judge),
+                       "--calibration", str(cal_path), "--fallback", "openai:gpt-4o",
+                       "--mode", "explain", "-o", str(tmp_path / "y.jsonl"))
+    assert code == 2 and "fitted on score-mode judgments" in err and "explain mode" in err
 
 
 def test_calibrate_cli_prints_the_table(tmp_path, monkeypatch, capsys) -> None:
