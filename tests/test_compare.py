@@ -59,6 +59,11 @@ def test_layouts_are_recognised(tmp_path) -> None:
     alpaca2.write_text(json.dumps([{"instruction": "q", "output": "e", "generator": "davinci"}]))
     pairs = build_pairs([str(alpaca), str(alpaca2)])  # no ids: joined by instruction text
     assert pairs.models == ["alpaca", "davinci"] and pairs.records[0]["answer_b"] == "e"
+    # JudgeLM-layout answers naming their model in model_id (as the README says is read).
+    judgelm_id = write_jsonl(tmp_path / "answers-x.jsonl", [
+        {"question_id": 1, "question_body": "q", "text": "b", "model_id": "llama-13b"}])
+    pairs = build_pairs([str(ours), str(judgelm_id)])
+    assert pairs.models == ["ours", "llama-13b"]
 
 
 def test_missing_prompts_are_a_clear_error(tmp_path) -> None:

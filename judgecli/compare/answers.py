@@ -111,7 +111,10 @@ def read_answers(path: str, mapping: dict[str, str] | None = None,
                     extra.setdefault(k, q[k])
         if question is not None and not isinstance(question, str):
             raise InputError("expected a string", file=name, line=line, field="question")
-        model = record.get("model") or record.get("generator") or default_model
+        # Whatever the layout, a record's model name is read where any of them keeps it.
+        model = next((record[k] for k in ("model", "generator", "model_id")
+                      if isinstance(record.get(k), (str, int)) and record.get(k) != ""),
+                     default_model)
         out.append(Answer(key=None, id=item_id, question=question, answer=answer,
                           model=str(model), line=line, extra=extra))
     return out
