@@ -120,10 +120,12 @@ class CostMeter:
     def reserve(self, bound: float) -> None:
         """Book ``bound`` dollars, or raise BudgetExhausted if that would pass the cap."""
         if self.max_cost is not None and self.spent + self.booked + bound > self.max_cost:
-            raise BudgetExhausted(
-                f"stopped before going over --max-cost ${self.max_cost:g} (spent "
-                f"${self.spent:.4f}); every judgment so far is written, finish with --resume")
+            raise BudgetExhausted(self.stop_message())
         self.booked += bound
+
+    def stop_message(self) -> str:
+        return (f"stopped before going over --max-cost ${self.max_cost:g} (spent "
+                f"${self.spent:.4f}); every judgment so far is written, finish with --resume")
 
     def settle(self, bound: float, prompt_tokens: int, completion_tokens: int) -> None:
         self.booked = max(0.0, self.booked - bound)

@@ -195,6 +195,38 @@ def test_max_cost_stops_before_going_over_and_resume_finishes(tmp_path: Path) ->
     assert paid_before >= 2 * len(written)
 
 
+def test_max_cost_is_used_with_requests_in_flight_and_its_figures_agree(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Eight requests in flight each book their worst case (every byte a token, the whole
+    completion limit): the run once stopped at a third of the cap, saying "spent $0.0000"
+    while the cost line said otherwise. Now it stops only when the next request could pass
+    the cap with nothing in flight, and says what the cost line says."""
+    from judgecli.pricing import CostMeter
+
+    bounds: list[float] = []
+    reserve = CostMeter.reserve
+
+    def recording(self: CostMeter, bound: float) -> None:
+        bounds.append(bound)
+        reserve(self, bound)
+
+    monkeypatch.setattr(CostMeter, "reserve", recording)
+    tags = [f"c{i}" for i in range(40)]
+    price = dict(price_in=1000.0, price_out=1000.0)
+    (tmp_path / "m").mkdir()
+    with FaultServer(latency=0.02) as server:
+        _, _, whole = run(server, tmp_path / "m", pairs(*tags), **price, concurrency=8)
+    cap = whole.meter.spent * 0.5
+    with FaultServer(latency=0.02) as server:
+        summary, out, judge = run(server, tmp_path, pairs(*tags), **price, concurrency=8,
+                                  max_cost=cap)
+    stopped = summary.stopped  # type: ignore[attr-defined]
+    assert stopped and f"spent ${judge.meter.spent:.4f}" in stopped
+    assert judge.meter.spent <= cap
+    assert cap - judge.meter.spent < max(bounds)  # the next request could not be afforded
+    assert judge.meter.booked == 0
+
+
 def test_cli_max_cost_exit_2_and_rerun_is_free(tmp_path: Path) -> None:
     write_jsonl(tmp_path / "in.jsonl", pairs(*[f"k{i}" for i in range(4)]))
     with FaultServer() as server:

@@ -117,6 +117,7 @@ class OpenAIJudge(Judge):
         self._busy = [0] * len(self._clients)
         self.cache = Cache(cache_dir) if cache else None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._freed: asyncio.Condition | None = None  # --max-cost: a booking was settled
         self._thread: threading.Thread | None = None
 
     # -- the Judge interface -----------------------------------------------------------------
@@ -189,7 +190,9 @@ class OpenAIJudge(Judge):
             await asyncio.gather(*workers, return_exceptions=True)
             raise
         if stop:
-            raise BudgetExhausted(str(stop[0]), results)
+            # Worded now that every request in flight has settled, so its "spent" is the
+            # cost line's figure (it said $0.0000 while that said $0.0042).
+            raise BudgetExhausted(self.meter.stop_message(), results)
         return [r for r in results if r is not None]
 
     async def _one(self, request: Request) -> Completion:
@@ -248,7 +251,7 @@ class OpenAIJudge(Judge):
         limit = body.get("max_tokens") or body.get("max_completion_tokens") or 0
         prompt_estimate = estimate_tokens(text, messages)
         bound = self.meter.bound(len(text.encode("utf-8")), messages, limit)
-        self.meter.reserve(bound)
+        await self._reserve(bound)
         attempt = 0
         try:
             while True:
@@ -287,6 +290,35 @@ class OpenAIJudge(Judge):
                 return reply, attempt
         finally:
             self.meter.release(bound)
+            self._money_freed()
+
+    async def _reserve(self, bound: float) -> None:
+        """Book a request's cost bound under --max-cost. Where the bookings of requests in
+        flight stand in the way, wait for them to settle (each costs what its usage says,
+        usually far below its bound) and try again: the run stops only when no request is
+        in flight and the next one could still pass the cap, so the cap is used, not just
+        the share left after the worst case of every request in flight."""
+        while True:
+            try:
+                self.meter.reserve(bound)
+                return
+            except BudgetExhausted:
+                if self.meter.booked <= 0:
+                    raise
+            if self._freed is None:
+                self._freed = asyncio.Condition()
+            async with self._freed:
+                await self._freed.wait()
+
+    def _money_freed(self) -> None:
+        if self._freed is not None:
+            freed = self._freed
+
+            async def notify() -> None:
+                async with freed:
+                    freed.notify_all()
+
+            asyncio.ensure_future(notify())
 
     def _delay(self, failure: _Failure, attempt: int) -> float | None:
         """How long to wait before the next attempt; None when the server asks for more
