@@ -76,3 +76,37 @@ def test_a_small_report_imports_neither_sklearn_nor_scipy_stats(tmp_path) -> Non
             " file=sys.stderr)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert "HEAVY []" in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("width", [60, 80, 100, 240])
+def test_report_by_group_fits_the_terminal(tmp_path, width) -> None:
+    """`report --by` squeezed every cell to "0…" below ~160 columns (issue 16 item 19)."""
+    import io
+
+    from rich.console import Console
+
+    from judgecli.report import ReportOptions, build_report, render
+
+    from conftest import write_jsonl
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(90):
+        label, ab, ba = (str(rng.choice(["A", "B", "tie"])) for _ in range(3))
+        rows.append({"id": i, "label": label, "category": ["math", "code", "writing"][i % 3],
+                     "answer_a": "x" * (i % 7), "answer_b": "y" * (i % 5), "judgment": {
+                         "judge": "j", "template": "t", "error": None,
+                         "verdict": ab if ab == ba else "tie", "consistent": ab == ba,
+                         "confidence": float(rng.uniform()),
+                         "orders": [{"order": "AB", "verdict": ab, "error": None},
+                                    {"order": "BA", "verdict": ba, "error": None}]}})
+    path = write_jsonl(tmp_path / "j.jsonl", rows)
+    summaries = build_report([str(path)], ReportOptions(by=("category",)))
+    out = io.StringIO()
+    render(summaries, Console(file=out, width=width, force_terminal=False, color_system=None))
+    text = out.getvalue()
+    assert "…" not in text
+    assert max(len(line) for line in text.splitlines()) <= max(width, 60)
+    for group in ("math", "code", "writing"):
+        figures = next(g for g in summaries[0]["groups"] if g["group"] == group)
+        assert f"{figures['agreement']:.3f}" in text and f"{figures['kappa']:.3f}" in text

@@ -185,24 +185,48 @@ def _side_by_side(summaries: Sequence[dict[str, Any]], console: Console) -> None
         rows.append((summary["file"], "(all)", summary))
         rows.extend((summary["file"], g["group"], g) for g in summary.get("groups") or [])
     keys = [k for k in SIDE_BY_SIDE if any(_shown(s, k) for _, _, s in rows)]
-    table = Table(title=f"--errors {summaries[0]['errors']}", title_justify="left")
-    if len(summaries) > 1:
-        table.add_column("file", no_wrap=True)
-    if grouped:
-        table.add_column("group", no_wrap=True)
-    for key in keys:
-        table.add_column(SIDE_BY_SIDE[key], justify="right")
-    for file, group, summary in rows:
-        cells = [_FORMAT[k][1](summary[k]) if summary.get(k) is not None else "-"
-                 for k in keys]
-        table.add_row(*([file] if len(summaries) > 1 else []), *([group] if grouped else []),
-                      *cells)
-    console.print(table)
+    labels = [([file] if len(summaries) > 1 else []) + ([group] if grouped else [])
+              for file, group, _ in rows]
+    label_names = (["file"] if len(summaries) > 1 else []) + (["group"] if grouped else [])
+    cells = {k: [_FORMAT[k][1](s[k]) if s.get(k) is not None else "-" for _, _, s in rows]
+             for k in keys}
+    title = f"--errors {summaries[0]['errors']}"
+    # A table wider than the terminal would squeeze its cells to "0…": split the figures
+    # into as many tables as it takes, each repeating the file and group columns.
+    for part, chunk in enumerate(_chunks(keys, cells, label_names, labels, console.width)):
+        table = Table(title=title if part == 0 else None, title_justify="left")
+        for name in label_names:
+            table.add_column(name, no_wrap=True)
+        for key in chunk:
+            table.add_column(SIDE_BY_SIDE[key], justify="right", no_wrap=True)
+        for r, label in enumerate(labels):
+            table.add_row(*label, *(cells[k][r] for k in chunk))
+        console.print(table)
     terms = next((s["alpacaeval_lc_terms"] for _, _, s in rows if s.get("alpacaeval_lc_terms")),
                  None)
     if terms:
         console.print(f"AE: AlpacaEval's figures (%); AE LC: its length-controlled win rate, "
                       f"GLM terms: {terms}", highlight=False)
+
+
+def _chunks(keys: list[str], cells: dict[str, list[str]], label_names: list[str],
+            labels: list[list[str]], width: int) -> list[list[str]]:
+    """The figure columns, in order, cut into runs that fit ``width`` beside the labels
+    (a column takes its widest cell plus three characters of padding and border)."""
+    def column(header: str, values: list[str]) -> int:
+        return max([len(header), *(len(v) for v in values)]) + 3
+
+    fixed = 1 + sum(column(n, [label[i] for label in labels]) for i, n in enumerate(label_names))
+    chunks: list[list[str]] = [[]]
+    used = fixed
+    for key in keys:
+        need = column(SIDE_BY_SIDE[key], cells[key])
+        if chunks[-1] and used + need > width:
+            chunks.append([])
+            used = fixed
+        chunks[-1].append(key)
+        used += need
+    return chunks
 
 
 def _judges(summaries: Sequence[dict[str, Any]], console: Console) -> None:
