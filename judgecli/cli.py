@@ -98,7 +98,9 @@ def judge(
         help="Write bad lines to FILE.rejected.jsonl and go on.")] = False,
     dry_run: Annotated[bool, typer.Option(
         help="Judge nothing: print each prompt as JSON (id, order, template, prompt).")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q",
+                                        help="No progress bar, nor notes such as the "
+                                             "template chosen.")] = False,
     base_url: Annotated[Optional[str], typer.Option(
         help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1 (default: "
              "$OPENAI_BASE_URL, else OpenAI's). The key is read from $OPENAI_API_KEY.")] = None,
@@ -155,7 +157,8 @@ def judge(
     check_input(input)
     check_output(output, resume=resume, force=force)
     mapping = parse_map(field_map or [])
-    template = template or [choose_template(input, mapping, skip_invalid=skip_invalid)]
+    template = template or [choose_template(input, mapping, skip_invalid=skip_invalid,
+                                            quiet=quiet)]
     roles = Roles(judges=judge or [], templates=template, vote=panel_vote,
                   review_judge=review_judge, review_template=review_template,
                   calibration=calibration, fallback=fallback,
@@ -257,7 +260,9 @@ def compare(
     force: Annotated[bool, typer.Option(help="Overwrite an existing -o file.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap intervals.")] = 0,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q",
+                                        help="No progress bar, nor notes such as the "
+                                             "template chosen.")] = False,
 ) -> None:
     """Is model B better than model A? Judge answer files against each other."""
     import json
@@ -339,7 +344,9 @@ def calibrate(
                        ] = False,
     force: Annotated[bool, typer.Option(
         help="Overwrite an existing -o or --judged-output file.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q",
+                                        help="No progress bar, nor notes such as the "
+                                             "template chosen.")] = False,
 ) -> None:
     """Which indicator predicts the judge's correctness; a threshold for the cascade."""
     from .calibration import calibrate as fit
@@ -363,7 +370,7 @@ def calibrate(
         from .defaults import choose_template, warn_unshown_reference
         from .templates import load_template
 
-        template = template or choose_template(labelled, {})
+        template = template or choose_template(labelled, {}, quiet=quiet)
         warn_unshown_reference(labelled, {}, [load_template(template)])
         data, line = judge_labelled(labelled, judge, template, base_model=base_model,
                                     batch_size=batch_size, output=judged_output,

@@ -30,13 +30,17 @@ def _first_item(path: str, mapping: dict[str, str], skip_invalid: bool):
         return None  # the run reports (or skips) it
 
 
-def choose_template(path: str, mapping: dict[str, str], *, skip_invalid: bool = False) -> str:
-    """The template for ``path``'s items when none is named; said on stderr."""
+def choose_template(path: str, mapping: dict[str, str], *, skip_invalid: bool = False,
+                    quiet: bool = False) -> str:
+    """The template for ``path``'s items when none is named; said on stderr (unless
+    ``quiet``)."""
     item = _first_item(path, mapping, skip_invalid)
     if item is None:
         return "judgelm-pair"  # nothing to judge: the run says so
     name, why = default_template(item)
-    typer.echo(f"judgecli: template {name} ({why}); choose another with --template", err=True)
+    if not quiet:
+        typer.echo(f"judgecli: template {name} ({why}); choose another with --template",
+                   err=True)
     return name
 
 

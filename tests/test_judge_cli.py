@@ -223,8 +223,8 @@ def test_unloadable_judge_is_one_line(tmp_path, monkeypatch, capsys) -> None:
     src = write_jsonl(tmp_path / "in.jsonl", pairs(1))
     empty = tmp_path / "empty-model"
     empty.mkdir()
-    code, _, err = cli(monkeypatch, capsys, "judge", str(src), "--judge", str(empty))
-    assert code == 2 and "cannot load judge" in err and len(err.strip().splitlines()) == 1
+    code, _, err = cli(monkeypatch, capsys, "judge", str(src), "--judge", str(empty), "-q")
+    assert code == 2 and "holds no judge" in err and len(err.strip().splitlines()) == 1
     code, _, err = cli(monkeypatch, capsys, "judge", str(src), "--judge", "nosuch:thing")
     assert code == 2 and "unknown judge backend 'nosuch'" in err
 
