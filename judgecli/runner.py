@@ -241,6 +241,15 @@ class RunSummary:
         return "; ".join(parts)
 
 
+def final_verdict(judgment: dict[str, Any]) -> Any:
+    """The verdict a record ends with: a successful review's, else the judgment's own."""
+    review = judgment.get("review")
+    if isinstance(review, dict) and review.get("error") is None and \
+            review.get("verdict") is not None:
+        return review["verdict"]
+    return judgment.get("verdict")
+
+
 def rejected_path(input_path: str) -> Path:
     """Where --skip-invalid writes bad lines: FILE.rejected.jsonl beside the input."""
     if input_path == STDIN:
@@ -374,8 +383,8 @@ def _flush(judging: Judging, items: list[Item], writer: Any, summary: RunSummary
         summary.judged += 1
         if judgment["error"] is not None:
             summary.errors += 1
-        elif judgment.get("verdict") is not None:
-            summary.verdicts[judgment["verdict"]] += 1
+        elif (verdict := final_verdict(judgment)) is not None:
+            summary.verdicts[verdict] += 1
         summary.usage.update(judgment.get("usage", {}))
     bar.update(len(records))
     if stopped is not None:

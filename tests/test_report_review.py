@@ -56,6 +56,23 @@ def test_review_figures_counted_by_hand(tmp_path: Path) -> None:
     assert s["review_broke"] == sum(g == f and g != a for g, f, a in labelled) == 2
 
 
+def test_the_headline_is_the_final_verdict(tmp_path: Path) -> None:
+    """Agreement, W/T/L and the rest are the reviewed verdicts' (the review's where it
+    succeeded, else the first judge's); the first judge's stay in the judges table."""
+    items = [*ITEMS, ("A", "B", "A"), ("A", "tie", "A"), ("B", "B", "failed")]
+    s = _report(tmp_path, _rows(items))
+    final = [a if a not in (None, "failed") else f for _, f, a in items]
+    labelled = [(g, v) for (g, _, _), v in zip(items, final) if g is not None]
+    # --errors wrong: a failed judgment (None) is wrong
+    assert s["agreement"] == pytest.approx(
+        accuracy_score([g for g, _ in labelled], [v or "error" for _, v in labelled]))
+    assert (s["wins"], s["ties"], s["losses"]) == (
+        final.count("A"), final.count("tie"), final.count("B"))
+    first = [(g, f) for g, f, _ in items if g is not None]
+    before = accuracy_score([g for g, _ in first], [f or "error" for _, f in first])
+    assert s["judges"][0]["agreement"] == pytest.approx(before) != s["agreement"]
+
+
 def test_reviewer_row(tmp_path: Path) -> None:
     s = _report(tmp_path, _rows())
     first, review = s["judges"]

@@ -44,6 +44,12 @@ def test_a_reviewer_sees_each_orders_verdict_and_overturns_the_wrong_ones(
         assert review["verdict"] == record["label"] and review["error"] is None
         assert review["first_verdict"] == judgment["verdict"]
         assert review["changed"] == (judgment["verdict"] != record["label"])
+    # The run's summary line counts the verdicts the records end with: the reviewer's.
+    from collections import Counter
+
+    final = Counter(r["judgment"]["review"]["verdict"] for r in records)
+    line = next(x for x in err.splitlines() if x.startswith("judged 9; "))
+    assert line.startswith("judged 9; " + ", ".join(f"{k} {v}" for k, v in sorted(final.items())))
     # What the reviewer was shown: the first judge's own text and verdict of that order,
     # the verdict written as the reviewer writes one, in the positions shown.
     by_question = {r["question"]: r for r in records}

@@ -26,6 +26,8 @@ Single-answer grades without a number are always left out of correlations and MA
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -110,7 +112,14 @@ def summarise(judgments: Judgments, options: ReportOptions = ReportOptions(), *,
 
     out = figures(judgments, options)
     out["n_unshared"] = n_unshared
-    rows = judge_rows(judgments, out, view_figures)
+    reviewed = any(view.source == "review" for view in judgments.views)
+
+    def own(part: Judgments, headline: dict[str, Any]) -> dict[str, Any]:
+        # The judges table's row of the file's own judge is that judge's verdicts, before
+        # any review (the reviewer has its row).
+        return figures(part, options, final=False) if reviewed else headline
+
+    rows = judge_rows(judgments, own(judgments, out), view_figures)
     if options.by:
         # Sort once by group and slice, so many groups cost one pass, not one per group.
         order = np.argsort(judgments.group, kind="stable")
@@ -119,12 +128,32 @@ def summarise(judgments: Judgments, options: ReportOptions = ReportOptions(), *,
         for code, name in enumerate(judgments.groups):
             part = judgments.subset(order[bounds[code]:bounds[code + 1]])
             out["groups"].append({**figures(part, options), "group": name})
-            rows.extend(judge_rows(part, out["groups"][-1], view_figures, group=name))
+            rows.extend(judge_rows(part, own(part, out["groups"][-1]), view_figures,
+                                   group=name))
     out["judges"] = rows
     return out
 
 
-def figures(j: Judgments, options: ReportOptions) -> dict[str, Any]:
+def final_verdicts(j: Judgments) -> Judgments:
+    """A reviewed file's headline is its final verdicts: the review's where it succeeded, the
+    first judge's where there was none or it failed (as the record says: a failed review
+    leaves the first verdict standing). The first judge's own figures are the review's
+    "before review" ones."""
+    review = next((v.columns for v in j.views if v.source == "review"), None)
+    if review is None:
+        return j
+    took = review["present"] & ~review["failed"].astype(bool)
+    return replace(j, verdict=np.where(took, review["verdict"], j.verdict).astype(np.int8),
+                   score=np.where(took, review["score"], j.score),
+                   failed=np.where(took, False, j.failed),
+                   confidence=np.where(took, review["confidence"], j.confidence))
+
+
+def figures(j: Judgments, options: ReportOptions, *, final: bool = True) -> dict[str, Any]:
+    """A file's figures; ``final=False``: a reviewed file's first judge's own."""
+    first = j
+    if final:
+        j = final_verdicts(j)
     out: dict[str, Any] = dict.fromkeys(KEYS)
     n = len(j)
     n_failed = int(np.count_nonzero(j.failed))
@@ -147,7 +176,7 @@ def figures(j: Judgments, options: ReportOptions) -> dict[str, Any]:
         out.update(panel_figures(members, j.panel_agreement, grades))
     for view in j.views:
         if view.source == "review":
-            out.update(review_figures(j.verdict, view.columns, None if j.kind == SINGLE
+            out.update(review_figures(first.verdict, view.columns, None if j.kind == SINGLE
                                       else j.label, options.errors))
     return out
 
