@@ -14,6 +14,9 @@ Reads what ``judgecli judge`` writes and never needs a model. One module per job
     winrate      wins / ties / losses, bootstrap CI, sign test; pass rate
     alpacaeval   AlpacaEval's win rate, standard error, discrete and length-controlled win
                  rates, from judgment.preference (convert alpacaeval)
+    arenahard    Arena-Hard's score and Bradley-Terry ranking against a baseline, from
+                 judgment.orders[].label5
+    bradley_terry  the Bradley-Terry fit (Arena-Hard's and compare's rankings)
     reliability  accuracy at coverage, AUROC, ECE
     panel        a panel's members: Krippendorff's alpha, agreement, unanimity
     review       what a reviewing judge changed, fixed and broke

@@ -23,6 +23,11 @@ an item (``spearmanr`` 81). The table gives the same figures by scipy's own defi
 
 More distinct values than ``TABLE_LIMIT`` on either side, or no ties, and the items go to
 scipy as they are.
+
+``grade_accuracy``: the share of labelled items whose grade equals the label, Prometheus's
+"Accuracy" on its Feedback Collection test (prometheus-eval eval/utils.py,
+``calculate_results``; in percent there). Unlike the figures above it follows ``--errors``:
+an item without a grade is a miss, or left out with ``drop``.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from .codes import SLICE, num
+from .codes import SLICE, num, share
 
 NUMERIC_KEYS = ("pearson", "pearson_p", "spearman", "spearman_p", "kendall", "kendall_p",
                 "mae")
@@ -69,6 +74,13 @@ def numeric_figures(score: np.ndarray, gold: np.ndarray) -> dict[str, Any]:
     for name, (value, p) in zip(("pearson", "spearman", "kendall"), pairs, strict=True):
         out[name], out[name + "_p"] = num(value), num(p)
     return out
+
+
+def grade_accuracy(score: np.ndarray, gold: np.ndarray, errors: str) -> float | None:
+    labelled = ~np.isnan(gold)
+    if errors == "drop":
+        labelled &= ~np.isnan(score)
+    return share(score[labelled] == gold[labelled])  # NaN equals nothing: a miss
 
 
 def _table(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:

@@ -19,7 +19,9 @@ The judgment itself is read by ``columns`` (binary pass / fail verdicts share th
 codes, so they cost nothing more); a panel's members and a review (``views``) add about 20
 bytes per item each, only in files that have them. They are read from ``judgment.panel`` and
 ``judgment.review`` whatever ``--map`` says. So is AlpacaEval's ``judgment.preference``, kept
-with the answers' length difference only in files that have it (``alpacaeval``).
+with the answers' length difference only in files that have it (``alpacaeval``), and
+Arena-Hard's ``label5`` of each order, kept with ``model_a`` and ``model_b`` only in files
+that have it (``arenahard``).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import numpy as np
 from ..errors import InputError, JudgecliError
 from ..jsonl import display_name, iter_raw, parse_line
 from .alpacaeval import PreferenceColumns
+from .arenahard import Label5Columns
 from .codes import CODE, NO_LABEL, PASS
 from .columns import (
     COLUMNS,
@@ -159,6 +162,11 @@ class Judgments:
     # that have preferences (see ``alpacaeval``)
     preference: np.ndarray | None = None
     delta_len: np.ndarray | None = None
+    # Arena-Hard's label5 codes of orders AB and BA (n x 2 int8) and the codes of model_a
+    # and model_b (n x 2 int32, -1: none) into model_names, only in files with label5
+    label5: np.ndarray | None = None
+    pair_models: np.ndarray | None = None
+    model_names: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -166,7 +174,8 @@ class Judgments:
     def subset(self, mask: np.ndarray) -> Judgments:
         arrays: dict[str, Any] = {name: take(getattr(self, name), mask) for name in _ARRAYS}
         optional = {name: None if getattr(self, name) is None else getattr(self, name)[mask]
-                    for name in ("panel_agreement", "preference", "delta_len")}
+                    for name in ("panel_agreement", "preference", "delta_len", "label5",
+                                 "pair_models")}
         return replace(self, **arrays, views=[v.subset(mask) for v in self.views], **optional)
 
     def view(self, view: View) -> Judgments:
@@ -175,7 +184,8 @@ class Judgments:
         columns: dict[str, Any] = {name: view.columns[name] for name in COLUMNS}
         out = replace(self, **columns,
                       judge=view.judge, template=view.template, vote=None, views=[],
-                      panel_agreement=None, preference=None, delta_len=None)
+                      panel_agreement=None, preference=None, delta_len=None, label5=None,
+                      pair_models=None)
         present = view.columns.get("present")
         return out if present is None else out.subset(present)
 
@@ -204,6 +214,7 @@ class _Reader:
                                        ("verdict", "score", "confidence", "orders")}})
         self.views = ViewReader(name, self.kinds)
         self.preferences = PreferenceColumns(name)
+        self.label5 = Label5Columns(name, paths["orders"])
         self.cols: dict[str, array[Any]] = {n: array(t) for n, t in (
             ("ids", "q"), ("lines", "i"), ("label", "b"), ("label_value", "d"),
             ("longer", "b"), ("group", "i"), ("delimited", "b"))}
@@ -248,8 +259,9 @@ class _Reader:
                 len_a, len_b = _text_length(len_a), _text_length(len_b)
             cols["longer"].append(LENGTH_UNKNOWN if len_a < 0 or len_b < 0 else
                                   (len_a > len_b) - (len_a < len_b))
-            self.preferences.add(judgment, len_a, len_b, self.main.cols["failed"][-1] != 0,
-                                 line)
+            failed = self.main.cols["failed"][-1] != 0
+            self.preferences.add(judgment, len_a, len_b, failed, line)
+            self.label5.add(orders, record, failed, line)
         elif label is None or label is MISSING:
             cols["label_value"].append(math.nan)
         else:
@@ -296,10 +308,12 @@ class _Reader:
         cols.update(self.main.finish(n))
         views, agreement, names = self.views.finish(n)
         preference, delta_len = self.preferences.finish()
+        label5, pair_models, model_names = self.label5.finish()
         return Judgments(file=self.name, kind=self.kinds.name, groups=groups, **cols,
                          views=views, panel_agreement=agreement, judge=names["judge"],
                          template=names["template"], vote=names["vote"],
-                         preference=preference, delta_len=delta_len)
+                         preference=preference, delta_len=delta_len, label5=label5,
+                         pair_models=pair_models, model_names=model_names)
 
 
 def _text_length(value: Any) -> int:

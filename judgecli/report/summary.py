@@ -16,7 +16,9 @@ Binary judgments get the label figures, ``pass_rate`` and the reliability figure
 win-rate, position and length figures need two answers and stay null. A panel's file adds
 the members' agreement (``panel``), a reviewed file what the review changed (``review``), and
 every file a row per judgment it holds in ``judges`` (``judges``). Judgments that carry
-AlpacaEval's preference add its leaderboard figures (``alpacaeval``).
+AlpacaEval's preference add its leaderboard figures (``alpacaeval``); judgments whose orders
+carry Arena-Hard's five-level verdict (``label5``) add its score and, for three models or
+more against a baseline, its ranking (``arenahard``).
 
 ``n_failed`` and ``error_rate`` (failed judgments / items) are shown whatever the choice, and
 so is ``n_delimiter_answers``: items whose answers hold the template's own delimiters, which
@@ -42,10 +44,11 @@ from .agreement import (
     order_figures,
 )
 from .alpacaeval import ALPACAEVAL_KEYS, alpacaeval_figures
+from .arenahard import ARENAHARD_KEYS, ROUNDS, arenahard_figures
 from .bias import BIAS_KEYS, longer_wins, position_figures, verdicts_by_order
 from .codes import FAILED, NO_LABEL, apply_errors
 from .columns import BINARY, PAIR, SINGLE
-from .grades import NUMERIC_KEYS, numeric_figures
+from .grades import NUMERIC_KEYS, grade_accuracy, numeric_figures
 from .judges import judge_rows
 from .labels import join_labels, read_labels
 from .load import Judgments, read_judgments, shared_items
@@ -58,8 +61,8 @@ ERROR_POLICIES = ("wrong", "tie", "drop")
 HEAD_KEYS = ("file", "group", "kind", "errors", "n", "n_unshared", "n_labeled", "n_failed",
              "error_rate", "n_delimiter_answers")
 KEYS = (*HEAD_KEYS, *LABEL_KEYS, *ORDER_KEYS, *BIAS_KEYS, "verdicts_by_order", *WIN_KEYS,
-        "pass_rate", "longer_wins", "n_length_decided", *ALPACAEVAL_KEYS, "mean_score",
-        *NUMERIC_KEYS,
+        "pass_rate", "longer_wins", "n_length_decided", *ALPACAEVAL_KEYS, *ARENAHARD_KEYS,
+        "mean_score", "grade_accuracy", *NUMERIC_KEYS,
         *RELIABILITY_KEYS, *PANEL_KEYS, *REVIEW_KEYS)
 
 
@@ -71,6 +74,8 @@ class ReportOptions:
     labels: str | None = None
     seed: int = 0
     resamples: int = RESAMPLES
+    baseline: str | None = None  # Arena-Hard's baseline (default: the model in every item)
+    rounds: int = ROUNDS  # Arena-Hard's bootstrap rounds
 
 
 def build_report(paths: Sequence[str], options: ReportOptions = ReportOptions(),
@@ -83,7 +88,14 @@ def build_report(paths: Sequence[str], options: ReportOptions = ReportOptions(),
     if [*paths, options.labels].count("-") > 1:
         raise JudgecliError("stdin (-) can be read only once")
     labels = read_labels(options.labels) if options.labels else None
+    if options.rounds < 1:
+        raise JudgecliError(f"--rounds must be at least 1, got {options.rounds}")
     sets = [read_judgments(p, mapping=dict(options.mapping), by=options.by) for p in paths]
+    for judgments in sets:
+        names = judgments.model_names
+        if options.baseline is not None and names and options.baseline not in names:
+            raise JudgecliError(f"--baseline {options.baseline}: not a model of "
+                                f"{judgments.file} (its models: {', '.join(names)})")
     if labels is not None:
         for judgments in sets:
             join_labels(judgments, labels)
@@ -166,6 +178,7 @@ def figures(j: Judgments, options: ReportOptions, *, final: bool = True) -> dict
         scored = j.score[~np.isnan(j.score)]
         out["mean_score"] = float(scored.mean()) if len(scored) else None
         out.update(numeric_figures(j.score, j.label_value))
+        out["grade_accuracy"] = grade_accuracy(j.score, j.label_value, options.errors)
     else:
         out["n_labeled"] = int(np.count_nonzero(j.label != NO_LABEL))
         if j.kind in (PAIR, BINARY):  # else an empty file
@@ -207,6 +220,11 @@ def _verdict_figures(j: Judgments, options: ReportOptions, out: dict[str, Any]) 
         if j.preference is not None and j.delta_len is not None:
             out.update(alpacaeval_figures(j.preference[keep], j.delta_len[keep],
                                           options.errors))
+        if j.label5 is not None:
+            out.update(arenahard_figures(
+                j.label5[keep], None if j.pair_models is None else j.pair_models[keep],
+                j.model_names, j.lines[keep], file=j.file, errors=options.errors,
+                baseline=options.baseline, seed=options.seed, rounds=options.rounds))
         del ab, ba
     del gold_l, verdict_l
     # The labelled items with a confidence. A 1M-item report copies the float column only
