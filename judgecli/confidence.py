@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from . import parser_specs
 from .parsers import FAIL, PASS, A, B, TIE
 
 _PANDALM = {"1": A, "2": B, "tie": TIE}
@@ -42,6 +43,16 @@ def verdict_probs(slot_probs: tuple[dict[str, float], ...] | None, parser: str,
             for s2, p2 in second:
                 key = A if s1 > s2 else B if s2 > s1 else TIE
                 out[key] += p1 * p2
+        return out
+    if parser_specs.is_data(parser) and len(slot_probs) == 1:
+        # A parser declared as data: its map gives each value written a verdict.
+        spec = parser_specs.decode(parser)
+        verdicts = [spec.verdict_of(value) for value in slot_probs[0]]
+        if spec.kind != "verdict" or None in verdicts:
+            return None
+        out = {A: 0.0, B: 0.0, TIE: 0.0}
+        for verdict, p in zip(verdicts, slot_probs[0].values(), strict=True):
+            out[str(verdict)] += p
         return out
     return None
 

@@ -27,6 +27,8 @@ from .parsers import A, B, TIE, Parsed, verdict_from_scores
 
 COMBINE_RULES = ("strict", "average")
 _FLIP = {A: B, B: A, TIE: TIE}
+# Arena-Hard's five-level verdict seen from the other order (its games 1 and 2).
+_FLIP5 = {"A>>B": "B>>A", "A>B": "B>A", "A=B": "A=B", "B>A": "A>B", "B>>A": "A>>B"}
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class OrderResult:
     verdict: str | None = None
     probs: dict[str, float] | None = None  # verdict -> probability, original A/B terms
     error: str | None = None
+    label5: str | None = None  # Arena-Hard's five-level verdict, original A/B terms
 
     def to_json(self) -> dict[str, object]:
         out: dict[str, object] = {"order": self.order, "text": self.text,
@@ -48,6 +51,8 @@ class OrderResult:
         if self.score_a is not None or self.verdict is not None or self.probs is not None:
             out.update(score_a=self.score_a, score_b=self.score_b, verdict=self.verdict,
                        probs=self.probs)
+        if self.label5 is not None:
+            out["label5"] = self.label5
         out["error"] = self.error
         return out
 
@@ -60,12 +65,13 @@ def map_back(order: str, parsed: Parsed, text: str, probs: dict[str, float] | No
         score_a, score_b = parsed.scores
         if order == "BA":
             score_a, score_b = score_b, score_a
-    verdict = parsed.verdict
+    verdict, label5 = parsed.verdict, parsed.label5
     if order == "BA":
         verdict = _FLIP[verdict] if verdict is not None else None
         probs = {_FLIP[k]: v for k, v in probs.items()} if probs is not None else None
+        label5 = _FLIP5[label5] if label5 is not None else None
     return OrderResult(order=order, text=text, scores=parsed.scores, score_a=score_a,
-                       score_b=score_b, verdict=verdict, probs=probs)
+                       score_b=score_b, verdict=verdict, probs=probs, label5=label5)
 
 
 @dataclass(frozen=True)

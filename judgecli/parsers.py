@@ -21,6 +21,7 @@ PASS, FAIL = "pass", "fail"  # binary (pass/fail) judgments of one answer
 class Parsed:
     scores: tuple[float, ...] | None = None
     verdict: str | None = None
+    label5: str | None = None  # Arena-Hard's five-level verdict ("A>>B" ... "B>>A"), as shown
 
 
 class ParseFailure(Exception):
@@ -196,7 +197,9 @@ def parse(parser: str, text: str, count: int | None = None) -> Parsed:
     try:
         reader = PARSERS[parser]
     except KeyError:
-        raise ValueError(f"unknown parser {parser!r}") from None
+        from .parser_specs import reader_of  # a parser declared as data ("regex:...")
+
+        reader = reader_of(parser)
     try:
         return reader(text, count)
     except ParseFailure:

@@ -4,38 +4,58 @@ A template file is one JSON object:
 
 * ``name``, ``description``, ``source`` (where the text comes from, for a reproduced judge);
 * ``kind``: ``pair``, ``single`` or ``multi``; ``turns``: 1 (default) or 2;
-* ``style``: ``completion`` with ``text`` (the whole prompt a completion model receives), or
-  ``chat`` with ``system`` and ``user`` (sent as two chat messages);
-* ``bind``: placeholder -> item variable, where a template's own names differ from ours
-  (JudgeLM's ``answer_1`` is our ``answer_a``); ``requires``: item fields that must be set;
+* ``style``: ``completion`` with ``text`` (the whole prompt a completion model receives),
+  ``chat`` with ``system`` and ``user`` (sent as two chat messages), or ``chatml`` with
+  ``text`` in AlpacaEval's ``<|im_start|>role ... <|im_end|>`` layout (its messages);
+* ``fill``: ``format`` (default, ``str.format``) or ``replace`` (AlpacaEval's: literal braces
+  stay literal); see :mod:`judgecli.fill`;
+* placeholders: the item's variables (``{question}``, ``{answer_a}``, ...) and any other field
+  of the input record (``{rubric}``), shown as written;
+* ``bind``: placeholder -> where its value comes from: an item variable or record field, where
+  a template's own names differ from ours (JudgeLM's ``answer_1`` is our ``answer_a``), fixed
+  ``{"text": ...}``, or a bundled ``{"rubric": NAME}`` (``prompts/rubrics/NAME.txt``);
+  ``requires``: item or record fields that must be set (checked before any judging);
+* ``base``: another template (a bundled name, or a path beside this file) whose keys this one
+  starts from; its own keys replace them, ``bind`` entries are added to the base's;
 * ``text_if_empty``: ``{field: text}`` used instead of ``text`` when that field is empty;
 * ``answer_filter``: ``{"remove": [tokens]}`` stripped from answers (PandaLM does this);
 * ``answer_block``: for ``multi``, how each answer is shown (``{i}``, ``{answer}``);
-* ``output``: ``{"parser": NAME, "count": N | "answers"}``, how the judge's text is read;
+* ``output``: ``{"parser": NAME, "count": N | "answers"}``, how the judge's text is read, or
+  ``{"parser": {...}}``, a parser declared as data (:mod:`judgecli.parser_specs`);
+* ``preference``: ``"alpacaeval"``: the verdict probabilities are AlpacaEval's, whose
+  preference is ``confidence.alpacaeval_preference`` of the orders' ``probs``;
 * ``score_line``: ``{"prefix", "values", "sep", "end"}``, the line the judge writes first,
   which makes ``--mode score`` possible.
 
-Placeholders use Python's ``str.format`` syntax, as the original judges' code does, so values
-(answers with braces, ``[System]``, CRLF, emoji) are inserted verbatim, exactly once.
+Values (answers with braces, ``[System]``, CRLF, emoji) are inserted verbatim, exactly once.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import re
-import string
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from . import parser_specs
 from .errors import InputError, TemplateError
+from .fill import (
+    FILLS,
+    Source,
+    chatml_messages,
+    check_text,
+    fill_text,
+    placeholders,
+    source_from_json,
+)
 from .parsers import PARSERS
 from .records import MULTI, PAIR, SINGLE, Item
+from .template_files import available, bundled_path, read_json, read_rubric, with_base
 
 KINDS = (PAIR, SINGLE, MULTI)
-STYLES = ("completion", "chat")
+STYLES = ("completion", "chat", "chatml")
+PREFERENCES = ("alpacaeval",)
 ORDERS = ("AB", "BA")
 
 # The number words JudgeLM's multi-answer script uses (gen_model_judgement_multi.py num2words).
@@ -46,7 +66,9 @@ NUMBER_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 
 
 _KEYS = {"name", "description", "source", "kind", "turns", "style", "text", "system", "user",
          "bind", "requires", "text_if_empty", "answer_filter", "answer_block", "output",
-         "score_line"}
+         "score_line", "fill", "base", "preference"}
+_ITEM_FIELDS = set(Item.__dataclass_fields__) - {"record", "line", "file", "kind"}
+_NUMBER_TYPES = (int, float)
 
 
 @dataclass(frozen=True)
@@ -87,6 +109,10 @@ class Template:
     count: int | str | None = None
     score_line: ScoreLine | None = None
     path: str = ""
+    fill: str = "format"
+    sources: dict[str, Source] = field(default_factory=dict)  # bind, read
+    messages: tuple[tuple[str, str], ...] = ()  # chatml: (role, text) of each message
+    preference: str | None = None
 
     # -- rendering -------------------------------------------------------------------------
     def render(self, item: Item, order: str = "AB",
@@ -108,6 +134,11 @@ class Template:
                 {"role": "system", "content": self._fill(self.system, variables, item)},
                 {"role": "user", "content": self._fill(self.user, variables, item)},
             ))
+        if self.style == "chatml":
+            # AlpacaEval strips each message's content once the prompt is filled.
+            return Prompt(messages=tuple(
+                {"role": role, "content": self._fill(text, variables, item).strip()}
+                for role, text in self.messages))
         text = self.text
         for key, alternative in self.text_if_empty.items():
             if not variables.get(key):
@@ -125,8 +156,13 @@ class Template:
             raise InputError(f"template '{self.name}' needs {need}", file=file,
                              line=item.line, field="turns")
         for name in self.requires:
-            present = getattr(item, name, None) if not item.turns else all(
-                getattr(t, name, None) is not None for t in item.turns)
+            if name in self.sources and self.sources[name].kind != "field":
+                continue  # bound to fixed text (a bundled rubric): nothing to find
+            if name not in _ITEM_FIELDS:
+                present = item.record.get(name)  # a field of the record (a rubric)
+            else:
+                present = getattr(item, name, None) if not item.turns else all(
+                    getattr(t, name, None) is not None for t in item.turns)
             if present is None or present is False:
                 raise InputError(f"missing; template '{self.name}' needs it", file=file,
                                  line=item.line, field=name)
@@ -170,16 +206,33 @@ class Template:
         return v
 
     def _fill(self, text: str, variables: dict[str, Any], item: Item) -> str:
-        values: dict[str, Any] = {}
-        for placeholder in placeholders(text):
-            source = self.bind.get(placeholder, placeholder)
-            value = variables.get(source)
-            if value is None:
-                raise InputError(f"missing; template '{self.name}' shows it as "
-                                 f"{{{placeholder}}}", file=item.file, line=item.line,
-                                 field=source)
-            values[placeholder] = value
-        return text.format_map(values)
+        values: dict[str, str] = {}
+        for placeholder in placeholders(text, self.fill):
+            source = self.sources.get(placeholder) or Source("field", placeholder)
+            if source.kind == "text":
+                values[placeholder] = source.value
+            elif source.kind == "format":  # built from record fields (Prometheus's rubric)
+                values[placeholder] = source.value.format_map(
+                    {name: self._field(name, name, variables, item)
+                     for name in placeholders(source.value)})
+            else:
+                values[placeholder] = self._field(placeholder, source.value, variables, item)
+        return fill_text(text, values, self.fill)
+
+    def _field(self, placeholder: str, name: str, variables: dict[str, Any],
+               item: Item) -> str:
+        """An item variable (answers in the order shown), else a field of the record."""
+        value = variables[name] if name in variables else item.record.get(name)
+        if value is None:
+            raise InputError(f"missing; template '{self.name}' shows it as {{{placeholder}}}",
+                             file=item.file, line=item.line, field=name)
+        if isinstance(value, str):
+            return value
+        if isinstance(value, _NUMBER_TYPES) and not isinstance(value, bool):
+            return str(value)
+        raise InputError(f"expected a string, got {type(value).__name__}; template "
+                         f"'{self.name}' shows it as {{{placeholder}}}", file=item.file,
+                         line=item.line, field=name)
 
     # -- output ----------------------------------------------------------------------------
     @property
@@ -187,7 +240,7 @@ class Template:
         """Whether the prompt shows the item's reference answer (directly or bound)."""
         texts = [self.text, self.system, self.user, self.answer_block,
                  *self.text_if_empty.values()]
-        names = {self.bind.get(n, n) for t in texts for n in placeholders(t)}
+        names = {self.bind.get(n, n) for t in texts for n in placeholders(t, self.fill)}
         return any(n == "reference" or n.startswith("ref_answer") for n in names)
 
     def expected_count(self, item: Item) -> int | None:
@@ -204,32 +257,6 @@ _KIND_NAMES = {PAIR: "pairwise", SINGLE: "single-answer", MULTI: "multi-answer"}
 def _removal_pattern(tokens: tuple[str, ...]) -> re.Pattern[str]:
     # Compiled once per template, not once per answer.
     return re.compile("|".join(re.escape(token) for token in tokens))
-
-
-@functools.lru_cache(maxsize=256)
-def placeholders(text: str) -> tuple[str, ...]:
-    """The ``{name}`` fields of a format string, in order."""
-    try:
-        return tuple(name for _, name, _, _ in string.Formatter().parse(text)
-                     if name is not None)
-    except ValueError as exc:
-        raise TemplateError(f"bad placeholder syntax: {exc}") from None
-
-
-def _bundled_dir() -> Path:
-    # Installed: judgecli/prompts (package data). Source checkout: the repository's prompts/.
-    packaged = resources.files("judgecli") / "prompts"
-    if packaged.is_dir():
-        return Path(str(packaged))
-    source = Path(__file__).resolve().parent.parent / "prompts"
-    if source.is_dir():
-        return source
-    raise TemplateError("the bundled templates are missing from this installation")
-
-
-def available() -> list[str]:
-    """Names of the bundled templates."""
-    return sorted(p.stem for p in _bundled_dir().glob("*.json"))
 
 
 def default_template(item: Item) -> tuple[str, str]:
@@ -255,17 +282,12 @@ def load_template(name_or_path: str) -> Template:
     """Load a bundled template by name, or a user's template file by path."""
     path = Path(name_or_path)
     if not (path.suffix == ".json" or path.exists()):
-        path = _bundled_dir() / f"{name_or_path}.json"
-        if not path.exists():
+        found = bundled_path(name_or_path)
+        if found is None:
             raise TemplateError(f"unknown template '{name_or_path}'; bundled: "
                                 f"{', '.join(available())}; or give a path to a .json file")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise TemplateError(f"{path}: no such template file") from None
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise TemplateError(f"{path}: not a valid JSON template ({exc})") from None
-    return template_from_dict(data, path=str(path))
+        path = found
+    return template_from_dict(read_json(path), path=str(path))
 
 
 def template_from_dict(data: Any, *, path: str = "<template>") -> Template:
@@ -275,6 +297,8 @@ def template_from_dict(data: Any, *, path: str = "<template>") -> Template:
 
     if not isinstance(data, dict):
         raise fail("a template is a JSON object")
+    if "base" in data:
+        data = with_base(data, path)
     unknown = set(data) - _KEYS
     if unknown:
         raise fail(f"unknown key(s) {', '.join(sorted(unknown))}")
@@ -285,16 +309,39 @@ def template_from_dict(data: Any, *, path: str = "<template>") -> Template:
         raise fail(f"'kind' must be one of {', '.join(KINDS)}")
     if data["style"] not in STYLES:
         raise fail(f"'style' must be one of {', '.join(STYLES)}")
-    texts = ("text",) if data["style"] == "completion" else ("system", "user")
+    fill = data.get("fill", "format")
+    if fill not in FILLS:
+        raise fail(f"'fill' must be one of {', '.join(FILLS)}")
+    texts = ("system", "user") if data["style"] == "chat" else ("text",)
+    messages: tuple[tuple[str, str], ...] = ()
     for key in texts:
         if not isinstance(data.get(key), str) or not data[key]:
             raise fail(f"a {data['style']} template needs a non-empty string '{key}'")
-        placeholders(data[key])
+        try:
+            if data["style"] == "chatml":
+                messages = chatml_messages(data[key])
+            for _, text in messages or ((key, data[key]),):
+                check_text(text, fill)
+        except TemplateError as exc:
+            raise fail(f"'{key}': {exc}") from None
     output = data["output"]
-    if not isinstance(output, dict) or output.get("parser") not in PARSERS:
-        raise fail(f"'output.parser' must be one of {', '.join(PARSERS)}")
+    if not isinstance(output, dict) or set(output) - {"parser", "count"}:
+        raise fail("'output' must be an object with 'parser' (and 'count')")
+    parser = output.get("parser")
+    if isinstance(parser, dict):
+        try:
+            parser = parser_specs.encode(parser)
+        except parser_specs.SpecError as exc:
+            raise fail(str(exc)) from None
+        kind = parser_specs.decode(parser).kind
+        if (kind == "verdict") != (data["kind"] == PAIR) or data["kind"] == MULTI:
+            raise fail(f"'output.parser.kind' {kind} does not suit a {data['kind']} template "
+                       "(verdict: pair; score: single)")
+    elif parser not in PARSERS:
+        raise fail(f"'output.parser' must be one of {', '.join(PARSERS)}, or an object "
+                   "(a parser declared as data)")
     count = output.get("count")
-    if output["parser"] == "scores" and not (count == "answers" or (
+    if parser == "scores" and not (count == "answers" or (
             isinstance(count, int) and not isinstance(count, bool) and count >= 1)):
         raise fail("'output.count' must be a positive integer or \"answers\"")
     score_line = None
@@ -313,15 +360,30 @@ def template_from_dict(data: Any, *, path: str = "<template>") -> Template:
     for key in ("bind", "text_if_empty"):
         value = data.get(key, {})
         if not isinstance(value, dict) or not all(
-                isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+                isinstance(k, str) and (isinstance(v, str) or key == "bind")
+                for k, v in value.items()):
             raise fail(f"'{key}' must map strings to strings")
+    sources = {}
+    for key, raw in data.get("bind", {}).items():
+        try:
+            sources[key] = source_from_json(raw, read_rubric)
+        except (ValueError, TemplateError) as exc:
+            raise fail(f"'bind.{key}' {exc}") from None
+    requires = data.get("requires", [])
+    if not isinstance(requires, list) or not all(isinstance(r, str) and r for r in requires):
+        raise fail("'requires' must be a list of field names")
+    preference = data.get("preference")
+    if preference is not None and (preference not in PREFERENCES or data["kind"] != PAIR):
+        raise fail(f"'preference' must be one of {', '.join(PREFERENCES)} (pairwise only)")
     remove = data.get("answer_filter", {}).get("remove", [])
     return Template(
         name=str(data["name"]), kind=data["kind"], style=data["style"],
-        parser=output["parser"], description=data.get("description", ""),
+        parser=parser, description=data.get("description", ""),
         source=data.get("source", ""), turns=turns, text=data.get("text", ""),
-        system=data.get("system", ""), user=data.get("user", ""), bind=dict(data.get("bind", {})),
-        requires=tuple(data.get("requires", ())), text_if_empty=dict(data.get("text_if_empty", {})),
+        system=data.get("system", ""), user=data.get("user", ""),
+        bind={k: s.value for k, s in sources.items() if s.kind == "field"},
+        requires=tuple(requires), text_if_empty=dict(data.get("text_if_empty", {})),
         remove_tokens=tuple(remove), answer_block=data.get("answer_block", ""),
-        count=count, score_line=score_line, path=path,
+        count=count, score_line=score_line, path=path, fill=fill, sources=sources,
+        messages=messages, preference=preference,
     )

@@ -22,6 +22,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from .. import parser_specs
+
 # (chosen token, its log-probability, [(alternative, log-probability), ...])
 Token = tuple[str, float, Sequence[tuple[str, float]]]
 
@@ -42,9 +44,11 @@ def slot_probs(tokens: Sequence[Token], text: str, parser: str | None,
     if spans is None or not slots:
         return None
     fold = parser == "pandalm"  # PandaLM's parser takes "Tie" in any case
+    exact = parser_specs.is_data(parser) and parser_specs.decode(parser).exact
     out = []
     for start, written, allowed in slots:
-        dist = _slot(tokens, spans, start, written, allowed, fold)
+        dist = _exact(tokens, spans, start, written, allowed) if exact else \
+            _slot(tokens, spans, start, written, allowed, fold)
         if dist is None:
             return None
         out.append(dist)
@@ -69,6 +73,13 @@ _MARKER = re.compile(r"\[\[([^\[\]]+)\]\]")
 
 def _slots(text: str, parser: str, values: Sequence[str]) -> list[tuple[int, str, tuple[str, ...]]]:
     """(offset in text, value written, values allowed) of each slot the parser reads."""
+    if parser_specs.is_data(parser):
+        # A parser declared as data: the value its pattern reads, where it has a closed set.
+        spec = parser_specs.decode(parser)
+        found = spec.find(text)
+        if found is None or found[1] not in spec.values:
+            return []
+        return [(found[0], found[1], spec.values)]
     if parser == "mtbench-verdict":
         # FastChat checks [[A]], then [[B]], then [[C]]: the first present is the verdict.
         for letter in VERDICT_LETTERS:
@@ -200,6 +211,22 @@ def _slot(tokens: Sequence[Token], spans: list[tuple[int, str]], start: int, wri
     if total <= 0:
         return None
     return {value: p / total for value, p in dist.items()}
+
+
+def _exact(tokens: Sequence[Token], spans: list[tuple[int, str]], start: int, written: str,
+           allowed: tuple[str, ...]) -> dict[str, float] | None:
+    """AlpacaEval's reading (``logprob_parser``): the one token written at the value must be
+    exactly a value; each value's probability is that of the alternative that is exactly it
+    (0 when absent), renormalised over the values."""
+    index = next((i for i, (s, _) in enumerate(spans) if s == start), None)
+    if index is None or tokens[index][0] != written:
+        return None
+    chosen, chosen_lp, alternatives = tokens[index]
+    options = dict(alternatives)
+    options.setdefault(chosen, chosen_lp)
+    dist = {v: math.exp(min(options[v], 0.0)) if v in options else 0.0 for v in allowed}
+    total = sum(dist.values())
+    return {v: p / total for v, p in dist.items()} if total > 0 else None
 
 
 def read_reply(data: dict[str, Any], *, chat: bool) -> dict[str, Any]:

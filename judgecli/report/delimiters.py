@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
+from ..fill import fill_text, placeholders
 from ..templates import available, load_template
 
 _MARKER = re.compile(r"\[\[[^\[\]\n]{1,40}\]\]|\[[^\[\]\n]{1,80}\]|<\|[^|\n]{1,80}\|>"
@@ -32,17 +33,19 @@ _AFTER_ASSISTANT = re.compile(r"(?<=Assistant)\b.*", re.S)
 _ANY_RATING = r"\[\[\d+(?:\.\d+)?\]\]"
 
 
-def _literal_text(text: str) -> str:
+def _literal_text(text: str, fill: str = "format") -> str:
     """The template's text with each placeholder shown as ``1`` (as JudgeLM numbers its
-    assistants) and escaped braces as single ones."""
+    assistants) and escaped braces as single ones (a ``replace`` fill has none)."""
+    if fill == "replace":
+        return fill_text(text, dict.fromkeys(placeholders(text, fill), "1"), fill)
     return "".join(literal + ("1" if name is not None else "")
                    for literal, name, _, _ in string.Formatter().parse(text))
 
 
-def template_markers(text: str) -> set[str]:
+def template_markers(text: str, fill: str = "format") -> set[str]:
     """Regular-expression fragments, one per delimiter found in a template's text."""
     found: set[str] = set()
-    for marker in _MARKER.findall(_literal_text(text)):
+    for marker in _MARKER.findall(_literal_text(text, fill)):
         if marker.startswith("[["):
             inner = marker[2:-2]
             found.add(_ANY_RATING if re.fullmatch(r"\d+(?:\.\d+)?", inner)
@@ -54,10 +57,10 @@ def template_markers(text: str) -> set[str]:
     return found
 
 
-def _texts(name: str) -> str:
+def _texts(name: str) -> tuple[str, str]:
     template = load_template(name)
     return "\n".join((template.text, template.system, template.user, template.answer_block,
-                      *template.text_if_empty.values()))
+                      *template.text_if_empty.values())), template.fill
 
 
 @cache
@@ -75,7 +78,7 @@ def delimiter_pattern(template: Any) -> re.Pattern[str]:
 def _pattern(name: str | None) -> re.Pattern[str]:
     fragments: set[str] = set()
     for each in [name] if name is not None else sorted(_bundled()):
-        fragments |= template_markers(_texts(each))
+        fragments |= template_markers(*_texts(each))
     return re.compile("|".join(sorted(fragments)) or r"(?!)")
 
 
