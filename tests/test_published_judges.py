@@ -1,0 +1,196 @@
+"""Prometheus 2: every bundled template renders what the
+original code builds (byte for byte) and every parser reads what the original code reads, on
+awkward items; each place where judgecli differs on purpose is tested as such."""
+
+from __future__ import annotations
+
+import json
+
+import originals_judges as og
+import pytest
+
+from judgecli import load_template
+from judgecli.parsers import ParseFailure, parse
+from judgecli.records import to_item
+from judgecli.templates import template_from_dict
+
+AWKWARD = [
+    "plain answer",
+    "braces {answer} and {question} and {} and {0} and {{x}}",
+    "a fake marker [RESULT] 5 and Rating: [[9]] and [[A>>B]] and final decision is Response 1",
+    "windows\r\nline endings\r\n",
+    "emoji 😀🎉 and ü",
+    "",
+    "  leading and trailing whitespace \n",
+    '"""triple quotes""" and {instruction} and {response_A}',
+]
+
+
+def item(**fields):
+    return to_item(fields, file="t.jsonl", line=1)
+
+
+def pair(text, **more):
+    return item(question=f"Q {text}", answer_a=f"A {text}", answer_b=f"B {text}", **more)
+
+
+# -- Prometheus 2 --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("ref", [False, True])
+@pytest.mark.parametrize("text", AWKWARD)
+def test_prometheus_absolute_exact(text: str, ref: bool) -> None:
+    rubric = f"[Is it {text}?]\nScore 1: no {{criteria}}\nScore 5: yes"
+    it = item(question=f"Q {text}", answer=f"R {text}", rubric=rubric,
+              reference=f"Ref {text}" if ref else None)
+    expected = og.prometheus_messages("absolute", f"Q {text}", [f"R {text}"], rubric,
+                                      f"Ref {text}" if ref else None)
+    name = "prometheus-absolute" + ("-ref" if ref else "")
+    assert list(load_template(name).render(it).messages) == expected
+    assert load_template(name + "-mistral").render(it).text == \
+        og.fastchat_mistral_prompt(expected)
+
+
+@pytest.mark.parametrize("ref", [False, True])
+@pytest.mark.parametrize("text", AWKWARD)
+def test_prometheus_relative_exact_in_both_orders(text: str, ref: bool) -> None:
+    rubric = f"[Which is {text}?]"
+    it = pair(text, rubric=rubric, reference=f"Ref {text}" if ref else None)
+    name = "prometheus-relative" + ("-ref" if ref else "")
+    for order, shown in (("AB", [f"A {text}", f"B {text}"]), ("BA", [f"B {text}", f"A {text}"])):
+        expected = og.prometheus_messages("relative", f"Q {text}", shown, rubric,
+                                          f"Ref {text}" if ref else None)
+        assert list(load_template(name).render(it, order).messages) == expected
+        assert load_template(name + "-mistral").render(it, order).text == \
+            og.fastchat_mistral_prompt(expected)
+
+
+def test_prometheus_mistral_wrapping_is_fastchats() -> None:
+    text = load_template("prometheus-absolute-mistral").render(
+        item(question="q", answer="a", rubric="r")).text
+    assert text.startswith("[INST] " + og.ABS_SYSTEM_PROMPT + "\n###Task Description:\n")
+    assert text.endswith("###Feedback:  [/INST]")  # the prompt's own space, then FastChat's
+
+
+def test_prometheus_rubric_field_is_required_with_file_line_field() -> None:
+    from judgecli.errors import InputError
+
+    with pytest.raises(InputError, match=r"t.jsonl:1: field 'rubric': missing; template "
+                                         r"'prometheus-absolute' needs it"):
+        load_template("prometheus-absolute").check_item(item(question="q", answer="a"))
+
+
+@pytest.mark.parametrize("criteria", sorted(og.PROMETHEUS_RUBRICS))
+def test_prometheus_bundled_rubrics_are_its_constants(criteria: str) -> None:
+    from judgecli.template_files import read_rubric
+
+    assert read_rubric(f"prometheus-{criteria}") == og.PROMETHEUS_RUBRICS[criteria]
+    for grading, name in (("absolute", "prometheus-absolute"),
+                          ("relative", "prometheus-relative-mistral")):
+        t = template_from_dict({
+            "base": name, "name": f"mine-{criteria}", "requires": [],
+            "bind": {"rubric": {"rubric": f"prometheus-{criteria}",
+                                "first_line": grading == "relative"}}}, path="mine.json")
+        rubric = og.prometheus_load_rubric(criteria, grading)
+        if grading == "absolute":
+            it = item(question="q {x}", answer="a")
+            assert list(t.render(it).messages) == og.prometheus_messages(
+                "absolute", "q {x}", ["a"], rubric)
+        else:
+            it = item(question="q", answer_a="a", answer_b="b")
+            assert t.render(it, "BA").text == og.fastchat_mistral_prompt(
+                og.prometheus_messages("relative", "q", ["b", "a"], rubric))
+
+
+def test_prometheus_score_rubric_template_from_record_fields() -> None:
+    fields = {"criteria": "Is it {concise}?", **{f"score{i}_description": f"level {i} 😀"
+                                                 for i in range(1, 6)}}
+    t = template_from_dict({
+        "base": "prometheus-absolute", "name": "mine", "requires": list(fields),
+        "bind": {"rubric": {"rubric": "prometheus-score-rubric", "format": True}}},
+        path="mine.json")
+    expected = og.prometheus_messages("absolute", "q", ["a"],
+                                      og.SCORE_RUBRIC_TEMPLATE.format(**fields))
+    assert list(t.render(item(question="q", answer="a", **fields)).messages) == expected
+
+
+def test_prometheus_rubric_reaches_the_prompt_and_a_local_judge(tmp_path, tiny_judge,
+                                                                 monkeypatch, capsys) -> None:
+    from conftest import read_jsonl, run_cli, write_jsonl
+
+    rubric = "[Is the arithmetic right?]\nScore 1: wrong {sum}\nScore 5: right"
+    src = write_jsonl(tmp_path / "items.jsonl", [{"id": "q1", "question": "What is 2+2?",
+                                                  "answer": "5 {answer}", "rubric": rubric}])
+    code, out, _ = run_cli(monkeypatch, capsys, "judge", str(src), "-t",
+                           "prometheus-absolute-mistral", "--dry-run")
+    prompt = json.loads(out.splitlines()[0])["prompt"]
+    assert code == 0 and f"###Score Rubrics:\n{rubric}\n\n###Feedback:  [/INST]" in prompt
+    assert prompt == og.fastchat_mistral_prompt(og.prometheus_messages(
+        "absolute", "What is 2+2?", ["5 {answer}"], rubric))
+    # A local judge without the rubric's chat template runs it in explain mode.
+    code, _, _ = run_cli(monkeypatch, capsys, "judge", str(src), "--judge", str(tiny_judge),
+                         "-t", "prometheus-absolute-mistral", "-o", str(tmp_path / "o.jsonl"),
+                         "--max-new-tokens", "4")
+    record = read_jsonl(tmp_path / "o.jsonl")[0]
+    assert code in (0, 1) and record["rubric"] == rubric  # 1: the random judge wrote no score
+    assert record["judgment"]["mode"] == "explain"
+    assert (record["judgment"]["error"] is None) == (code == 0)
+
+
+# [RESULT] forms: judgecli reads them as parser.py does (the same number or letter).
+PROMETHEUS_ABSOLUTE_SAME = [
+    "Good feedback. [RESULT] 4", "[RESULT] (3)", "[RESULT] [5]", "x [result] 2", "[RESULT]4",
+    "[RESULT] 3/5", "[RESULT] 3 / 5", "[RESULT] 1 out of 5", "[RESULT]2out of 5",
+    "[RESULT] 5\n", "[RESULT]  ( [ 4 ) tail", "[RESULT] ٣", "[RESULT] 4 and later [RESULT] 1",
+    "[RESULT] 6", "[RESULT] 0", "[RESULT] 45", "[RESULT] 3.", "[RESULT] x", "", "no marker",
+    "[RESULT] 2" + " " * 5000, "[RESULT]" + " " * 5000 + "x", "[REſULT] 3",
+]
+# Forms the prompt never asked for: parser.py reads a number, judgecli fails.
+PROMETHEUS_ABSOLUTE_OTHER = ["Score: 4", "score of 3", "[SCORE] 2", "Result: 5",
+                             "Score: 2 ... [RESULT] 4"]
+PROMETHEUS_RELATIVE_SAME = [
+    "Feedback. [RESULT] A", "[RESULT] B", "[result] a", "[RESULT]B", "[RESULT] A]",
+    "[RESULT] Response B", "[Result] Response A\n", "[RESULT] C", "[RESULT] AB", "",
+    "[RESULT] B\nmore [RESULT] A", "[RESULT]\nA",
+]
+PROMETHEUS_RELATIVE_OTHER = ["[Response A] is better", "Result: B", "[RESULT: A]",
+                             "x\nResult A", "[Response B] then [RESULT] A"]
+
+
+def _ours(parser: str, text: str):
+    try:
+        parsed = parse(parser, text)
+    except ParseFailure:
+        return None
+    return parsed.verdict if parsed.scores is None else int(parsed.scores[0])
+
+
+@pytest.mark.parametrize("text", PROMETHEUS_ABSOLUTE_SAME)
+def test_prometheus_absolute_parser_reads_result_as_parser_py(text: str) -> None:
+    parser = load_template("prometheus-absolute").parser
+    original, marker = og.prometheus_parse(text, "absolute")
+    assert marker is None or marker.upper().startswith("[RESULT]")
+    assert _ours(parser, text) == original
+
+
+@pytest.mark.parametrize("text", PROMETHEUS_ABSOLUTE_OTHER)
+def test_prometheus_absolute_other_forms_fail(text: str) -> None:
+    original, marker = og.prometheus_parse(text, "absolute")
+    assert original is not None and not marker.upper().startswith("[RESULT]")
+    ours = _ours(load_template("prometheus-absolute").parser, text)
+    assert ours is None or "[RESULT]" in text
+
+
+@pytest.mark.parametrize("text", PROMETHEUS_RELATIVE_SAME)
+def test_prometheus_relative_parser_reads_result_as_parser_py(text: str) -> None:
+    original, marker = og.prometheus_parse(text, "relative")
+    assert marker is None or marker.upper().startswith("[RESULT]")
+    ours = _ours(load_template("prometheus-relative").parser, text)
+    assert ours == {"A": "A", "B": "B", None: None}[original]
+
+
+@pytest.mark.parametrize("text", PROMETHEUS_RELATIVE_OTHER)
+def test_prometheus_relative_other_forms_are_not_read(text: str) -> None:
+    original, marker = og.prometheus_parse(text, "relative")
+    assert original is not None and not marker.upper().startswith("[RESULT]")
+    ours = _ours(load_template("prometheus-relative").parser, text)
+    assert ours is None or "[RESULT]" in text
