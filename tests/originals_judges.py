@@ -258,3 +258,74 @@ def prometheus_parse(output, mode):
     if match:
         return match.group(1).upper(), match.group(0)
     return None, None
+
+
+# == Auto-J: GAIR-NLP/auto-j codes/usage/ ==
+# constants_prompt.py
+PROMPT_INPUT_WO_SYSTEM = '[INST] {input} [/INST]'
+
+AUTOJ_SINGLE = (
+    "Write critiques for a submitted response on a given user's query, and grade the response:\n"
+    '  \n'
+    '[BEGIN DATA]\n'
+    '***\n'
+    '[Query]: {prompt}\n'
+    '***\n'
+    '[Response]: {response}\n'
+    '***\n'
+    '[END DATA]\n'
+    '\n'
+    'Write critiques for this response. After that, you should give a final rating for the response on a scale of 1 to 10 by strictly following this format: "[[rating]]", for example: "Rating: [[5]]".'
+)
+
+AUTOJ_PAIRWISE_TIE = (
+    "You are assessing two submitted responses on a given user's query and judging which response is better or they are tied. Here is the data:\n"
+    '\n'
+    '[BEGIN DATA]\n'
+    '***\n'
+    '[Query]: {prompt}\n'
+    '***\n'
+    '[Response 1]: {response}\n'
+    '***\n'
+    '[Response 2]: {response_another}\n'
+    '***\n'
+    '[END DATA]\n'
+    '\n'
+    'Here are the instructions to assess and compare the two responses:\n'
+    '\n'
+    '1. Pinpoint the key factors to distinguish these two responses.\n'
+    '2. Conclude your comparison by providing a final decision on which response is better, or they are tied. Begin your final decision statement with "So, the final decision is Response 1 / Response 2 / Tie". Ensure that your decision aligns coherently with the comprehensive evaluation and comparison you\'ve provided.'
+)
+
+
+def autoj_input(prompt, resp1, resp2=None, protocol="single"):
+    """constants_prompt.py build_autoj_input -> llama2_wrapper(user_msg) (no system)."""
+    template = AUTOJ_PAIRWISE_TIE if protocol == "pairwise_tie" else AUTOJ_SINGLE
+    user_msg = template.format(prompt=prompt, response=resp1, response_another=resp2)
+    return PROMPT_INPUT_WO_SYSTEM.format(input=user_msg)
+
+
+def autoj_pairwise(raw_output):
+    """example.py extract_pariwise_result: 0 (Response 1), 1 (Response 2), 2 (tie), -1."""
+    raw_output = raw_output.strip()
+    pos = raw_output.rfind("final decision is ")
+    pred_label = -1
+    if pos != -1:
+        pred_rest = raw_output[pos + len("final decision is "):].strip().lower()
+        if pred_rest.startswith("response 1"):
+            pred_label = 0
+        elif pred_rest.startswith("response 2"):
+            pred_label = 1
+        elif pred_rest.startswith("tie"):
+            pred_label = 2
+    return pred_label
+
+
+def autoj_single(score_output):
+    """example.py extract_single_rating (its assert and float() raise where they do)."""
+    if "Rating: [[" in score_output:
+        pos = score_output.rfind("Rating: [[")
+        pos2 = score_output.find("]]", pos)
+        assert pos != -1 and pos2 != -1
+        return float(score_output[pos + len("Rating: [["):pos2].strip())
+    return 0.0

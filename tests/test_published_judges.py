@@ -1,10 +1,11 @@
-"""Prometheus 2: every bundled template renders what the
+"""Prometheus 2 and Auto-J: every bundled template renders what the
 original code builds (byte for byte) and every parser reads what the original code reads, on
 awkward items; each place where judgecli differs on purpose is tested as such."""
 
 from __future__ import annotations
 
 import json
+import math
 
 import originals_judges as og
 import pytest
@@ -194,3 +195,62 @@ def test_prometheus_relative_other_forms_are_not_read(text: str) -> None:
     assert original is not None and not marker.upper().startswith("[RESULT]")
     ours = _ours(load_template("prometheus-relative").parser, text)
     assert ours is None or "[RESULT]" in text
+
+
+# -- Auto-J --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text", AWKWARD)
+def test_autoj_prompts_exact(text: str) -> None:
+    it = pair(text)
+    t = load_template("autoj-pair")
+    assert t.render(it, "AB").text == og.autoj_input(f"Q {text}", f"A {text}", f"B {text}",
+                                                     "pairwise_tie")
+    assert t.render(it, "BA").text == og.autoj_input(f"Q {text}", f"B {text}", f"A {text}",
+                                                     "pairwise_tie")
+    assert load_template("autoj-single").render(item(question=f"Q {text}", answer=f"R {text}")
+                                                ).text == og.autoj_input(f"Q {text}", f"R {text}")
+
+
+AUTOJ_PAIR_OUTPUTS = [
+    "So, the final decision is Response 1.", "final decision is Response 2",
+    "final decision is Tie", "the final decision is   RESPONSE 2",
+    "final decision is response 10", "final decision is tiebreak",
+    "final decision is Response 1 ... but the final decision is Response 2",
+    "final decision is Response 1 ... final decision is unclear",
+    "final decision is Response 1\n",
+    "final decision is Response 1 and then final decision is   \n  ",
+    "Final Decision Is Response 1", "final decision is\nResponse 2",
+    "final decision isResponse 2", "final decision is Response\t1", "final decision is TİE",
+    "final decision is reſponse 1", "", "no decision", "final decision is ",
+    "  final decision is Tie  ",
+]
+
+
+@pytest.mark.parametrize("text", AUTOJ_PAIR_OUTPUTS)
+def test_autoj_pair_parser_as_extract_pariwise_result(text: str) -> None:
+    expected = {0: "A", 1: "B", 2: "tie", -1: None}[og.autoj_pairwise(text)]
+    assert _ours(load_template("autoj-pair").parser, text) == expected
+
+
+AUTOJ_SINGLE_OUTPUTS = [
+    "Critique. Rating: [[5]]", "Rating: [[ 7 ]]", "Rating: [[7.5]]",
+    "Rating: [[3]] later Rating: [[8]]", "Rating: [[8]] and Rating: [[x]]", "Rating: [[1_0]]",
+    "Rating: [[٥]]", "Rating: [[inf]]", "Rating: [[nan]]", "Rating: [[]]", "Rating: [[5",
+    "Rating: [[5]] Rating: [[6", "no rating", "rating: [[5]]", "Rating: [[Rating: [[4]]",
+    "Rating: [[ -2 ]]", "Rating: [[1e1]]", "",
+]
+
+
+@pytest.mark.parametrize("text", AUTOJ_SINGLE_OUTPUTS)
+def test_autoj_single_parser_as_extract_single_rating(text: str) -> None:
+    try:
+        original = og.autoj_single(text)
+        if "Rating: [[" not in text or not math.isfinite(original):
+            original = None  # 0.0 without a rating, inf / nan: failures here
+    except (AssertionError, ValueError):
+        original = None  # the original stops there
+    try:
+        ours = parse(load_template("autoj-single").parser, text).scores[0]
+    except ParseFailure:
+        ours = None
+    assert ours == original
