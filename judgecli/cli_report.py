@@ -40,6 +40,14 @@ def report(
     fail_over: Annotated[Optional[list[str]], typer.Option(
         help="Exit 1 when FIGURE is above VALUE: FIGURE=VALUE (repeatable).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap interval.")] = 0,
+    baseline: Annotated[Optional[str], typer.Option(
+        metavar="MODEL",
+        help="Arena-Hard's baseline model (model_a / model_b), for its ranking of files "
+             "with five-level verdicts (judgment.orders[].label5); default: the one model "
+             "in every record.")] = None,
+    rounds: Annotated[int, typer.Option(
+        min=1, metavar="N",
+        help="Bootstrap rounds of Arena-Hard's figures (its --num-rounds).")] = 100,
 ) -> None:
     """Agreement, bias and reliability of judgment files."""
     import json
@@ -49,10 +57,16 @@ def report(
     from .report import as_json as to_json
 
     gates = parse_gates(fail_under or [], fail_over or [])
-    options = ReportOptions(errors=errors, labels=labels, seed=seed,
+    options = ReportOptions(errors=errors, labels=labels, seed=seed, baseline=baseline,
+                            rounds=rounds,
                             by=tuple(f.strip() for f in by.split(",")) if by else (),
                             mapping=parse_map(field_map or []))
     summaries = build_report(files, options)
+    if baseline is not None and all(s.get("arenahard_labels") is None for s in summaries):
+        from .errors import JudgecliError
+
+        raise JudgecliError("--baseline: no five-level verdicts (judgment.orders[].label5) "
+                            "in " + ", ".join(s["file"] for s in summaries))
     failures = check_gates(summaries, gates)
     if plot:
         from .report.plot import write_plot

@@ -7,7 +7,8 @@ pair, the wins, ties and losses of the second model, its win rate with a 95% boo
 interval, the sign test, consistency and length bias, per category where one exists. With
 more than two files it adds a Bradley-Terry ranking (``ranking``). Judgments that carry
 AlpacaEval's preference (1 + P(B better)) add its figures (``report/alpacaeval.py``), which
-already speak for B.
+already speak for B; so do Arena-Hard's from five-level verdicts (``report/arenahard.py``),
+whose ranking, with more than two files, takes the first file's model as the baseline.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ class CompareResult:
     ranking: list[dict[str, Any]] | None
     run: RunSummary
     n_prompts: int
+    arenahard_ranking: list[dict[str, Any]] | None = None  # five-level verdicts only
 
 
 def build_pairs(files: Sequence[str], *, mapping: dict[str, str] | None = None,
@@ -113,8 +115,10 @@ def compare(pairs: Pairs, judge: Judge, options: CompareOptions,
         run = judge_file(pairs_path, output, judge, options.judge, resume=options.resume,
                          force=options.force, progress=options.progress, judging=judging)
         has_category = any("category" in r for r in records)
-        pair_report = build_report([output], ReportOptions(by=("model_a", "model_b"),
-                                                           seed=options.seed))[0]
+        # The first file's model is Arena-Hard's baseline (every pair's A, or not in it).
+        pair_report = build_report([output], ReportOptions(
+            by=("model_a", "model_b"), seed=options.seed,
+            baseline=models[0] if len(models) > 2 else None))[0]
         category_report = build_report(
             [output], ReportOptions(by=("model_a", "model_b", "category"),
                                     seed=options.seed))[0] if has_category else None
@@ -122,7 +126,8 @@ def compare(pairs: Pairs, judge: Judge, options: CompareOptions,
     summaries = _pair_summaries(pair_report, category_report, models)
     ranking = bradley_terry(models, games, seed=options.seed) if len(models) > 2 else None
     return CompareResult(models=models, pairs=summaries, ranking=ranking, run=run,
-                         n_prompts=pairs.n_prompts)
+                         n_prompts=pairs.n_prompts,
+                         arenahard_ranking=pair_report.get("arenahard_ranking"))
 
 
 def _flip(figures: dict[str, Any]) -> dict[str, Any]:
@@ -136,8 +141,10 @@ def _flip(figures: dict[str, Any]) -> dict[str, Any]:
     p = out["sign_test_p"]
     out["significant"] = None if p is None else bool(p < SIGNIFICANCE)
     from ..report.alpacaeval import ALPACAEVAL_KEYS  # the report is loaded by now
+    from ..report.arenahard import PAIR_KEYS
 
     out.update({k: figures.get(k) for k in ALPACAEVAL_KEYS})  # B's view already
+    out.update({k: figures.get(k) for k in PAIR_KEYS})  # so are these
     return out
 
 

@@ -49,6 +49,15 @@ def alpacaeval_sentence(pair: dict[str, Any]) -> str:
     return line
 
 
+def arenahard_sentence(pair: dict[str, Any]) -> str:
+    """Arena-Hard's score of B against A (A its baseline), in percent as on its leaderboard."""
+    labels = pair.get("arenahard_labels") or {}
+    return (f"Arena-Hard, {pair['model_b']} vs {pair['model_a']}: score "
+            f"{_f(pair['arenahard_score'])} (90% CI {_ci(pair.get('arenahard_score_ci'))}) "
+            f"from {pair.get('arenahard_games')} games, "
+            f"{labels.get('A>>B', 0) + labels.get('B>>A', 0)} strong (3 battles each)")
+
+
 def render(result: CompareResult, console: Console | None = None) -> None:
     # Piped output has no terminal width; rich would squeeze the table into 80 columns.
     console = console or Console(width=None if sys.stdout.isatty() else 120)
@@ -75,7 +84,15 @@ def render(result: CompareResult, console: Console | None = None) -> None:
     for pair in result.pairs:
         if pair.get("alpacaeval_win_rate") is not None:
             console.print(alpacaeval_sentence(pair), highlight=False)
-    if result.ranking:
+    for pair in result.pairs:
+        if pair.get("arenahard_score") is not None:
+            console.print(arenahard_sentence(pair), highlight=False)
+    if result.arenahard_ranking:
+        from ..report.render import arenahard_table
+
+        console.print(arenahard_table(result.arenahard_ranking, result.models[0],
+                                      "all pairs"))
+    if result.ranking and not result.arenahard_ranking:  # that one is the finer (--json: both)
         ranking = Table(title="Bradley-Terry ranking (Elo scale, 95% bootstrap CI over prompts)",
                         title_justify="left", box=box.SIMPLE, pad_edge=False)
         for name in ("rank", "model", "rating", "95% CI"):
@@ -83,5 +100,5 @@ def render(result: CompareResult, console: Console | None = None) -> None:
         for row in result.ranking:
             ci = row["rating_ci"]
             ranking.add_row(str(row["rank"]), row["model"], _f(row["rating"], 0),
-                            "-" if not ci else f"[{ci[0]:.0f}, {ci[1]:.0f}]")
+                            "-" if not ci else f"[{_f(ci[0], 0)}, {_f(ci[1], 0)}]")
         console.print(ranking)

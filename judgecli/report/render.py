@@ -42,6 +42,14 @@ def _pct(v: Any) -> str:
     return f"{v:.2f}"
 
 
+def _labels5(v: Any) -> str:
+    return "  ".join(f"{k} {x}" for k, x in v.items())
+
+
+def _pct_ci(v: Any) -> str:
+    return f"[{v[0]:.2f}, {v[1]:.2f}]"
+
+
 def _coverage(v: Any) -> str:
     return " ".join(f"{x['accuracy']:.2f}" for x in v) + "  (10% .. 100%)"
 
@@ -90,7 +98,16 @@ FIGURES: list[tuple[str, str, str, Callable[[Any], str]]] = [
     ("alpacaeval", "alpacaeval_lc_win_rate", "AlpacaEval length-controlled win rate of B (%)",
      _pct),
     ("alpacaeval", "alpacaeval_lc_terms", "length-controlled GLM terms", str),
+    # Arena-Hard's figures are percentages too (report/arenahard.py); its ranking is a table.
+    ("arenahard", "arenahard_labels", "Arena-Hard verdicts (games, A/B as in the file)",
+     _labels5),
+    ("arenahard", "arenahard_games", "games with a five-level verdict", str),
+    ("arenahard", "arenahard_battles", "battles (A>>B and B>>A count 3)", str),
+    ("arenahard", "arenahard_score", "Arena-Hard score of B against A (%)", _pct),
+    ("arenahard", "arenahard_score_ci", "90% CI (bootstrap, as Arena-Hard)", _pct_ci),
+    ("arenahard", "arenahard_baseline", "Arena-Hard ranking's baseline", str),
     ("grades", "mean_score", "mean score", lambda v: f"{v:.3g}"),
+    ("grades", "grade_accuracy", "grade = label (Prometheus's accuracy)", _frac),
     ("grades", "pearson", "Pearson r", _frac),
     ("grades", "pearson_p", "Pearson p", _p),
     ("grades", "spearman", "Spearman rho", _frac),
@@ -121,6 +138,7 @@ SIDE_BY_SIDE = {"n": "n", "error_rate": "errors", "agreement": "agree",
                 "position_bias": "pos. bias", "win_rate": "win A", "win_rate_ci": "95% CI",
                 "tie_rate": "ties", "longer_wins": "longer wins",
                 "alpacaeval_win_rate": "AE win B %", "alpacaeval_lc_win_rate": "AE LC B %",
+                "arenahard_score": "AH score B %",
                 "spearman": "Spearman",
                 "kendall": "Kendall", "mae": "MAE", "auroc": "AUROC", "ece": "ECE",
                 "panel_alpha": "alpha", "agreement_after_review": "after review"}
@@ -146,6 +164,7 @@ def render(summaries: Sequence[dict[str, Any]], console: Console | None = None) 
         _one(summaries[0], console)
     else:
         _side_by_side(summaries, console)
+    _rankings(summaries, console)
     _judges(summaries, console)
 
 
@@ -249,3 +268,37 @@ def _judges(summaries: Sequence[dict[str, Any]], console: Console) -> None:
                  for k in keys]
         table.add_row(*([row["file"]] if len(summaries) > 1 else []), *names, *cells)
     console.print(table)
+
+
+def _rankings(summaries: Sequence[dict[str, Any]], console: Console) -> None:
+    """Arena-Hard's ranking of each file and group that has one."""
+    for summary in summaries:
+        for part in (summary, *(summary.get("groups") or [])):
+            if part.get("arenahard_ranking"):
+                where = summary["file"] + (f", {part['group']}" if part.get("group") else "")
+                console.print(arenahard_table(part["arenahard_ranking"],
+                                              part["arenahard_baseline"], where))
+
+
+def arenahard_table(rows: list[dict[str, Any]], baseline: str, where: str) -> Table:
+    """Arena-Hard's ranking (report/arenahard.py) as a table; compare prints it too."""
+    def bounds(v: Any, digits: int) -> str:
+        return "-" if not v else "[" + ", ".join(
+            "-" if x is None else f"{x:.{digits}f}" for x in v) + "]"
+
+    def num(v: Any, digits: int = 2) -> str:
+        return "-" if v is None else f"{v:.{digits}f}"
+
+    table = Table(title=f"Arena-Hard ranking, {where}, baseline {baseline} (score: its v2.0 "
+                        "score against the baseline, 90% CI; BT: Bradley-Terry rating, "
+                        "baseline 1000, and the win rate it predicts, 95% CI; -: infinite)",
+                  title_justify="left")
+    for name in ("rank", "model", "battles", "score %", "90% CI", "BT rating", "95% CI",
+                 "BT win rate %", "95% CI "):
+        table.add_column(name, justify="left" if name == "model" else "right")
+    for row in rows:
+        table.add_row(str(row["rank"]), row["model"], str(row["battles"]), num(row["score"]),
+                      bounds(row["score_ci"], 2), num(row["rating"], 0),
+                      bounds(row["rating_ci"], 0), num(row["win_rate"]),
+                      bounds(row["win_rate_ci"], 2))
+    return table
