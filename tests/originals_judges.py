@@ -329,3 +329,82 @@ def autoj_single(score_output):
         assert pos != -1 and pos2 != -1
         return float(score_output[pos + len("Rating: [["):pos2].strip())
     return 0.0
+
+
+# == Arena-Hard: lmarena/arena-hard-auto ==
+# utils/judge_utils.py, config/arena-hard-v2.0.yaml (prompt_template, regex_patterns)
+OG_ARENA_HARD_PROMPT = (
+    "Please act as an impartial judge and evaluate the quality of the responses provided by two AI assistants to the user prompt displayed below. You will be given assistant A's answer and assistant B's answer. Your job is to evaluate which assistant's answer is better.\n"
+    '\n'
+    'Begin your evaluation by generating your own answer to the prompt. You must provide your answers before judging any answers.\n'
+    '\n'
+    "When evaluating the assistants' answers, compare both assistants' answers with your answer. You must identify and correct any mistakes or inaccurate information.\n"
+    '\n'
+    "Then consider if the assistant's answers are helpful, relevant, and concise. Helpful means the answer correctly responds to the prompt or follows the instructions. Note when user prompt has any ambiguity or more than one interpretation, it is more helpful and appropriate to ask for clarifications or more information from the user than providing an answer based on assumptions. Relevant means all parts of the response closely connect or are appropriate to what is being asked. Concise means the response is clear and not verbose or excessive.\n"
+    '\n'
+    "Then consider the creativity and novelty of the assistant's answers when needed. Finally, identify any missing important information in the assistants' answers that would be beneficial to include when responding to the user prompt.\n"
+    '\n'
+    'After providing your explanation, you must output only one of the following choices as your final verdict with a label:\n'
+    '\n'
+    '1. Assistant A is significantly better: [[A>>B]]\n'
+    '2. Assistant A is slightly better: [[A>B]]\n'
+    '3. Tie, relatively the same: [[A=B]]\n'
+    '4. Assistant B is slightly better: [[B>A]]\n'
+    '5. Assistant B is significantly better: [[B>>A]]\n'
+    '\n'
+    'Example output: "My final verdict is tie: [[A=B]]".'
+)
+
+CREATIVE_WRITING_PROMPT = (
+    "Please act as an impartial judge and evaluate the quality of the responses provided by two AI assistants to the user prompt displayed below. You will be given assistant A's answer and assistant B's answer. Your job is to evaluate which assistant's answer is better.\n"
+    '\n'
+    "When evaluating the assistants' answers, compare both assistants' answers. You must identify and correct any mistakes or inaccurate information.\n"
+    '\n'
+    "Then consider if the assistant's answers are helpful, relevant, and concise. Helpful means the answer correctly responds to the prompt or follows the instructions. Note when user prompt has any ambiguity or more than one interpretation, it is more helpful and appropriate to ask for clarifications or more information from the user than providing an answer based on assumptions. Relevant means all parts of the response closely connect or are appropriate to what is being asked. Concise means the response is clear and not verbose or excessive.\n"
+    '\n'
+    "Then consider the creativity and novelty of the assistant's answers when needed. Finally, identify any missing important information in the assistants' answers that would be beneficial to include when responding to the user prompt.\n"
+    '\n'
+    'After providing your explanation, you must output only one of the following choices as your final verdict with a label:\n'
+    '\n'
+    '1. Assistant A is significantly better: [[A>>B]]\n'
+    '2. Assistant A is slightly better: [[A>B]]\n'
+    '3. Tie, relatively the same: [[A=B]]\n'
+    '4. Assistant B is slightly better: [[B>A]]\n'
+    '5. Assistant B is significantly better: [[B>>A]]\n'
+    '\n'
+    'Example output: "My final verdict is tie: [[A=B]]".'
+)
+
+ARENA_PROMPT_TEMPLATE = (
+    '<|User Prompt|>\n'
+    '{QUESTION}\n'
+    '\n'
+    "<|The Start of Assistant A's Answer|>\n"
+    '{ANSWER_A}\n'
+    "<|The End of Assistant A's Answer|>\n"
+    '\n'
+    "<|The Start of Assistant B's Answer|>\n"
+    '{ANSWER_B}\n'
+    "<|The End of Assistant B's Answer|>"
+)
+
+ARENA_REGEX_PATTERNS = [r"\[\[([AB<>=]+)\]\]", r"\[([AB<>=]+)\]"]  # arena-hard-v2.0.yaml
+ARENA_LABEL_TO_SCORE = {"A>B": [1], "A>>B": [1] * 3, "A=B": [0.5], "A<<B": [0] * 3, "A<B": [0],
+                        "B>A": [0], "B>>A": [0] * 3, "B=A": [0.5], "B<<A": [1] * 3, "B<A": [1]}
+
+
+def arena_messages(system_prompt, question, answer_a, answer_b):
+    """gen_judgment.py pairwise_judgment: the system prompt, then prompt_template.format()."""
+    user = ARENA_PROMPT_TEMPLATE.format(QUESTION=question, ANSWER_A=answer_a, ANSWER_B=answer_b)
+    return [{"role": "system", "content": system_prompt}, {"role": "user", "content": user}]
+
+
+def arena_get_score(judgment, patterns=ARENA_REGEX_PATTERNS):
+    """gen_judgment.py get_score."""
+    for pattern in patterns:
+        pattern = re.compile(pattern)
+        matches = pattern.findall(judgment.upper())
+        matches = [m for m in matches if m != ""]
+        if len(set(matches)) > 0:
+            return matches[-1].strip("\n")
+    return None

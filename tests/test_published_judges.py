@@ -1,4 +1,4 @@
-"""Prometheus 2 and Auto-J: every bundled template renders what the
+"""Prometheus 2, Auto-J and Arena-Hard: every bundled template renders what the
 original code builds (byte for byte) and every parser reads what the original code reads, on
 awkward items; each place where judgecli differs on purpose is tested as such."""
 
@@ -254,3 +254,54 @@ def test_autoj_single_parser_as_extract_single_rating(text: str) -> None:
     except ParseFailure:
         ours = None
     assert ours == original
+
+
+# -- Arena-Hard ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name,system", [("arena-hard", og.OG_ARENA_HARD_PROMPT),
+                                         ("arena-hard-creative", og.CREATIVE_WRITING_PROMPT)])
+@pytest.mark.parametrize("text", AWKWARD)
+def test_arena_hard_games_exact(name: str, system: str, text: str) -> None:
+    it = pair(text)
+    t = load_template(name)
+    # Game 1: the baseline (A) first; game 2: swapped, as gen_judgment.py's round 2.
+    assert list(t.render(it, "AB").messages) == og.arena_messages(system, f"Q {text}",
+                                                                  f"A {text}", f"B {text}")
+    assert list(t.render(it, "BA").messages) == og.arena_messages(system, f"Q {text}",
+                                                                  f"B {text}", f"A {text}")
+
+
+FLIP5 = {"A>>B": "B>>A", "A>B": "B>A", "A=B": "A=B", "B>A": "A>B", "B>>A": "A>>B"}
+CANON = {"A>>B": "A>>B", "A>B": "A>B", "A=B": "A=B", "B>A": "B>A", "B>>A": "B>>A",
+         "B<<A": "A>>B", "B<A": "A>B", "B=A": "A=B", "A<B": "B>A", "A<<B": "B>>A"}
+ARENA_OUTPUTS = [
+    "My final verdict is tie: [[A=B]]", "[[A>>B]]", "[[b>a]]", "first [[A>B]] then [[B>>A]]",
+    "[[A<B]]", "[[B<<A]]", "[[B=A]]", "[A>B]", "[[A]]", "[[A>B]] and [B>>A]",
+    "no verdict", "", "[[AB]]", "[[A>>>B]]", "[[ A>B ]]", "[A>B] [[C]]", "[[a>>b]]\n",
+    "verdict: [[A>B]] " + "[" * 3000,
+]
+
+
+@pytest.mark.parametrize("text", ARENA_OUTPUTS)
+def test_arena_hard_parser_as_get_score(text: str) -> None:
+    label = og.arena_get_score(text)
+    usable = label in og.ARENA_LABEL_TO_SCORE  # show_result.py's labels; others stop it
+    parser = load_template("arena-hard").parser
+    try:
+        parsed = parse(parser, text)
+    except ParseFailure:
+        parsed = None
+    assert (parsed.label5 if parsed else None) == (CANON[label] if usable else None)
+    if parsed:
+        assert parsed.verdict == {"A>>B": "A", "A>B": "A", "A=B": "tie", "B>A": "B",
+                                  "B>>A": "B"}[parsed.label5]
+
+
+def test_arena_hard_label5_in_original_terms_in_each_order() -> None:
+    from judgecli.debias import map_back
+
+    parsed = parse(load_template("arena-hard").parser, "[[A>>B]]")
+    assert map_back("AB", parsed, "", None).label5 == "A>>B"
+    back = map_back("BA", parsed, "", None)
+    assert (back.label5, back.verdict) == ("B>>A", "B")
+    assert back.to_json()["label5"] == "B>>A"
