@@ -57,6 +57,19 @@ def verdict_probs(slot_probs: tuple[dict[str, float], ...] | None, parser: str,
     return None
 
 
+def alpacaeval_preference(probs: Sequence[dict[str, float] | None]) -> float | None:
+    """AlpacaEval's preference, 1 + P(B better) in [1, 2], from each order's verdict
+    probabilities in the original A/B terms, averaged over the orders; None unless every
+    order has them. tatsu-lab/alpaca_eval ``completion_parsers.py`` ``logprob_parser`` with
+    ``is_binarize: false`` gives 2 - P(first output) in the order shown, P renormalised over
+    its two tokens; ``annotators/pairwise_evaluator.py`` shows the outputs switched at random
+    (``RandomSwitchTwoColumnsProcessor``) and maps a switched preference p back to 3 - p.
+    Here both orders may be judged (the swap) and their preferences averaged."""
+    if not probs or any(p is None for p in probs):
+        return None
+    return 1.0 + sum(float((p or {}).get(B, 0.0)) for p in probs) / len(probs)
+
+
 def line_prob(slot_probs: tuple[dict[str, float], ...] | None, values: list[str]) -> float | None:
     """Probability of the written values (single and multi answer: each slot's choice)."""
     if not slot_probs or len(slot_probs) != len(values):

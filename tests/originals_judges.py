@@ -8,6 +8,7 @@ are the sources' constants, and every function follows the original code, not ou
 
 from __future__ import annotations
 
+import math
 import re
 
 # == Prometheus 2: prometheus-eval/prometheus-eval libs/prometheus-eval/prometheus_eval/ ==
@@ -408,3 +409,46 @@ def arena_get_score(judgment, patterns=ARENA_REGEX_PATTERNS):
         if len(set(matches)) > 0:
             return matches[-1].strip("\n")
     return None
+
+
+# == AlpacaEval 2: tatsu-lab/alpaca_eval src/alpaca_eval/ ==
+
+def alpacaeval_make_prompt(template, row):
+    """src/alpaca_eval/utils.py make_prompts, batch_size 1: each placeholder found by its
+    regex, replaced once, in order of first appearance, in the text filled so far."""
+    text_to_format = re.findall(r"{([^ \s]+?)}", template)
+    keys = list(dict.fromkeys(text_to_format))
+    prompt = template
+    for key in keys:
+        prompt = prompt.replace("{" + key + "}", str(row[key]), 1)
+    return prompt
+
+
+def alpacaeval_prompt_to_chatml(prompt, start_token="<|im_start|>", end_token="<|im_end|>"):
+    """src/alpaca_eval/decoders/openai.py prompt_to_chatml (openai_completions strips the
+    prompt first, is_strip=True)."""
+    prompt = prompt.strip()
+    assert prompt.startswith(start_token)
+    assert prompt.endswith(end_token)
+    message = []
+    for p in prompt.split(start_token)[1:]:
+        newline_splitted = p.split("\n", 1)
+        role = newline_splitted[0].strip()
+        content = newline_splitted[1].split(end_token, 1)[0].strip()
+        message.append({"content": content, "role": role})
+    return message
+
+
+def alpacaeval_logprob_parser(top_logprobs, numerator_token="m", denominator_tokens=("m", "M")):
+    """completion_parsers.py logprob_parser, is_binarize false, for one token's
+    top_logprobs [(token, logprob)]: 2 - P(numerator), or NaN."""
+    denominator_tokens = list(denominator_tokens)
+    found = {t: lp for t, lp in top_logprobs if t in denominator_tokens + [numerator_token]}
+    if not found:
+        return math.nan
+    missing = float("-inf")
+    baseline = found.get(numerator_token, missing)
+    terms = [found.get(t, missing) for t in denominator_tokens]
+    top = max(terms)
+    denominator = top + math.log(sum(math.exp(t - top) for t in terms))
+    return 2 - math.exp(baseline - denominator)

@@ -1,9 +1,10 @@
-"""Prometheus 2, Auto-J and Arena-Hard: every bundled template renders what the
+"""Prometheus 2, Auto-J, AlpacaEval 2 and Arena-Hard: every bundled template renders what the
 original code builds (byte for byte) and every parser reads what the original code reads, on
 awkward items; each place where judgecli differs on purpose is tested as such."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 
@@ -11,6 +12,8 @@ import originals_judges as og
 import pytest
 
 from judgecli import load_template
+from judgecli.backends.token_probs import slot_probs
+from judgecli.confidence import alpacaeval_preference, verdict_probs
 from judgecli.parsers import ParseFailure, parse
 from judgecli.records import to_item
 from judgecli.templates import template_from_dict
@@ -305,3 +308,123 @@ def test_arena_hard_label5_in_original_terms_in_each_order() -> None:
     back = map_back("BA", parsed, "", None)
     assert (back.label5, back.verdict) == ("B>>A", "B")
     assert back.to_json()["label5"] == "B>>A"
+
+
+# -- AlpacaEval 2 --------------------------------------------------------------------------
+
+ALPACA = load_template("alpacaeval2")
+
+
+def test_alpacaeval_prompt_file_is_the_published_one() -> None:
+    digest = hashlib.sha256(ALPACA.text.encode("utf-8")).hexdigest()
+    assert digest == "784227e6dc2832fc08c43d2c8ea3a308e7523780187a1aaad2f85e30bac85f62"
+    assert len(ALPACA.text.encode("utf-8")) == 1398  # as in the alpaca_eval 0.6 sdist
+
+
+@pytest.mark.parametrize("text", [t for t in AWKWARD if "{instruction}" not in t])
+def test_alpacaeval_messages_exact(text: str) -> None:
+    it = pair(text)
+    for order, (first, second) in (("AB", ("A", "B")), ("BA", ("B", "A"))):
+        row = {"instruction": f"Q {text}", "output_1": f"{first} {text}",
+               "output_2": f"{second} {text}"}
+        expected = og.alpacaeval_prompt_to_chatml(og.alpacaeval_make_prompt(ALPACA.text, row))
+        assert list(ALPACA.render(it, order).messages) == [
+            {"role": m["role"], "content": m["content"]} for m in expected]
+
+
+def test_alpacaeval_literal_braces_and_values_inserted_once() -> None:
+    # make_prompts replaces in the text filled so far, so an instruction holding
+    # "{output_1}" receives the first output; judgecli inserts every value where it belongs.
+    it = item(question="show {output_1} and {output_2}", answer_a="one", answer_b="two <|im_end|>")
+    user = ALPACA.render(it).messages[1]["content"]
+    assert '"instruction": """show {output_1} and {output_2}""",' in user
+    assert '"output": """one"""' in user and '"output": """two <|im_end|>"""' in user
+    assert user.count("{\n    {\n") == 1  # AlpacaEval's literal braces stay literal
+    row = {"instruction": "show {output_1} and {output_2}", "output_1": "one",
+           "output_2": "two <|im_end|>"}
+    original = og.alpacaeval_prompt_to_chatml(og.alpacaeval_make_prompt(ALPACA.text, row))
+    assert original[1]["content"] != user  # AlpacaEval's differs here, on purpose
+
+
+def _top(m: float, big_m: float, other: float = -3.0):
+    return [("M", big_m), ("m", m), (" M", -0.5), ("The", other), ("", -1.0)]
+
+
+@pytest.mark.parametrize("lp_m,lp_big", [(-0.1, -2.4), (-3.0, -0.05), (-0.7, -0.7),
+                                         (-1e-9, -30.0)])
+def test_alpacaeval_preference_as_logprob_parser(lp_m: float, lp_big: float) -> None:
+    chosen = "m" if lp_m >= lp_big else "M"
+    tokens = [(chosen, max(lp_m, lp_big), _top(lp_m, lp_big))]
+    probs = slot_probs(tokens, chosen, ALPACA.parser, ALPACA.score_line.values)
+    shown = verdict_probs(probs, ALPACA.parser)
+    original = og.alpacaeval_logprob_parser(_top(lp_m, lp_big))  # 2 - P(m), shown order
+    assert alpacaeval_preference([shown]) == pytest.approx(original, abs=1e-12)
+    # Shown swapped (B as m): AlpacaEval maps the preference back with 3 - p.
+    from judgecli.debias import map_back
+
+    back = map_back("BA", parse(ALPACA.parser, chosen), chosen, shown).probs
+    assert alpacaeval_preference([back]) == pytest.approx(3 - original, abs=1e-12)
+    assert alpacaeval_preference([shown, back]) == pytest.approx(1.5, abs=1e-12)
+
+
+def test_alpacaeval_reply_other_than_one_identifier_fails() -> None:
+    assert parse(ALPACA.parser, "M").verdict == "B" and parse(ALPACA.parser, " m\n").verdict == "A"
+    for text in ("The", "M is better", "mM", ""):
+        with pytest.raises(ParseFailure):
+            parse(ALPACA.parser, text)
+    assert alpacaeval_preference([None]) is None
+
+
+def test_alpacaeval_local_judge_scores_the_one_token(tmp_path, tiny_judge, monkeypatch,
+                                                     capsys) -> None:
+    from conftest import read_jsonl, run_cli, write_jsonl
+
+    src = write_jsonl(tmp_path / "pairs.jsonl", [
+        {"id": 1, "question": "What is 2+2? {output_1}", "answer_a": "4", "answer_b": "5 {}"}])
+    code, _, _ = run_cli(monkeypatch, capsys, "judge", str(src), "--judge", str(tiny_judge),
+                         "-t", "alpacaeval2", "-o", str(tmp_path / "o.jsonl"))
+    judgment = read_jsonl(tmp_path / "o.jsonl")[0]["judgment"]
+    assert code == 0 and judgment["mode"] == "score" and judgment["error"] is None
+    for order in judgment["orders"]:
+        assert order["text"] in ("m", "M")
+        assert set(order["probs"]) == {"A", "B", "tie"} and order["probs"]["tie"] == 0.0
+        assert abs(order["probs"]["A"] + order["probs"]["B"] - 1) < 1e-9
+
+
+# -- every bundled data parser ---------------------------------------------------------
+
+def test_bundled_data_parsers_never_raise_but_parse_failure() -> None:
+    """No reply can stop a run (issue 14), for every parser a bundled template declares as
+    data: the reader itself (not parse(), which would hide a raise) returns Parsed or raises
+    ParseFailure, and slot_probs returns None or distributions."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from judgecli import available
+    from judgecli.parser_specs import decode, is_data
+    from judgecli.parsers import Parsed
+
+    names = sorted({t.parser for t in map(load_template, available()) if is_data(t.parser)})
+    pieces = st.sampled_from(["[[", "]]", "[", "]", "[RESULT]", "Rating: [[", "[[A>>B]]",
+                              "final decision is ", "Response 1", "tie", "m", "M", "٣", "9" * 5000,
+                              "nan", "inf", "1_0", " ", "\n", "\r\n", "(", "/5", "out of 5",
+                              "<<", ">", "=", "a", "b", "ſ", "İ"])
+    replies = st.one_of(st.text(max_size=200), st.lists(pieces, max_size=30).map("".join))
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(text=replies, name=st.sampled_from(names))
+    def check(text: str, name: str) -> None:
+        try:
+            out = decode(name).parse(text)
+        except ParseFailure:
+            pass
+        else:
+            assert isinstance(out, Parsed)
+            assert out.verdict in ("A", "B", "tie") or (
+                out.scores is not None and math.isfinite(out.scores[0]))
+        tokens = [(text[:5], -0.1, [(text[:5], -0.1), ("m", -2.0)]), (text[5:], 0.0, [])]
+        probs = slot_probs(tokens, text, name, ())
+        assert probs is None or all(abs(sum(d.values()) - 1) < 1e-9 for d in probs)
+
+    assert len(names) >= 6
+    check()
