@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,9 +31,12 @@ from typing import Any
 
 import numpy as np
 
+from .backends import Judge, load_judge
 from .errors import InputError, JudgecliError
 from .indicators import indicator_value
 from .jsonl import iter_lines
+from .runner import JudgeOptions, RunSummary, judge_file
+from .templates import Template, load_template
 
 INDICATORS = ("verdict_prob", "entropy", "swap", "huang", "huang_calibrated")
 PROBABILITIES = ("verdict_prob", "entropy", "swap")  # valued in [0, 1]: ECE applies
@@ -366,26 +370,33 @@ def dump(calibration: dict[str, Any]) -> str:
     return json.dumps(finite(calibration), indent=2)
 
 
-def judge_labelled(labelled: str, judge: str, template: str, *, base_model: str | None = None,
-                   batch_size: int | None = None, output: str | None = None,
-                   progress: bool = False) -> tuple[Labelled, str]:
-    """Judge labelled items with a local judge (for ``calibrate LABELLED --judge J``); the
-    judgments go to ``output`` if given. Returns what :func:`read_labelled` reads from
-    them, and the run's summary line."""
-    import tempfile
-
-    from .backends import load_judge
-    from .runner import JudgeOptions, judge_file
-    from .templates import load_template
-
-    options = JudgeOptions(template=load_template(template))
+def judge_labelled(labelled: str, judge: str | Judge, template: str | Template | None = None,
+                   *, options: JudgeOptions | None = None, judging: Any = None,
+                   mapping: dict[str, str] | None = None, skip_invalid: bool = False,
+                   base_model: str | None = None, batch_size: int | None = None,
+                   output: str | None = None, progress: bool = False,
+                   ) -> tuple[Labelled | None, RunSummary]:
+    """Judge labelled items with ``judge_file`` (for ``calibrate LABELLED``) into ``output``
+    if given: what :func:`read_labelled` reads from the judgments (None where the run
+    stopped early, at ``--max-cost``), and the run's summary. ``judge``: a spec, loaded here
+    and closed, or a loaded Judge the caller closes; ``options``: mode, swap, combine and
+    token limit (default: ``template``'s); ``judging``: what judges instead (the CLI's)."""
+    if options is None:
+        if template is None:
+            raise CalibrationError("judge_labelled needs a template or options")
+        options = JudgeOptions(template=load_template(template)
+                               if isinstance(template, str) else template)
     with tempfile.TemporaryDirectory(prefix="judgecli-calibrate-") as tmp:
         judged = output or os.path.join(tmp, "judged.jsonl")
         loaded = load_judge(judge, batch_size=batch_size,
-                            **({"base_model": base_model} if base_model else {}))
+                            **({"base_model": base_model} if base_model else {})) \
+            if isinstance(judge, str) else judge
         try:
-            summary = judge_file(labelled, judged, loaded, options, force=True,
-                                 progress=progress)
+            summary = judge_file(labelled, judged, loaded, options, mapping=mapping, force=True,
+                                 skip_invalid=skip_invalid, progress=progress, judging=judging)
         finally:
-            loaded.close()
-        return read_labelled(judged), summary.line()
+            if isinstance(judge, str):
+                loaded.close()
+        if summary.stopped:
+            return None, summary
+        return read_labelled(judged), summary

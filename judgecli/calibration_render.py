@@ -18,10 +18,11 @@ def _f(value: Any) -> str:
 
 def render(calibration: dict[str, Any], console: Console | None = None) -> None:
     console = console or Console(width=None if sys.stdout.isatty() else 120)
-    table = Table(title=f"Indicators of {calibration['judge']} ({calibration['template']}) on "
-                        f"{calibration['n']} labelled items, accuracy "
-                        f"{calibration['accuracy']:.3f}", title_justify="left",
-                  box=box.SIMPLE, pad_edge=False)
+    mode = f" ({calibration['mode']} mode)" if calibration.get("mode") else ""
+    console.print(f"Indicators of judge {calibration['judge']}, template "
+                  f"{calibration['template']}{mode}, on {calibration['n']} labelled items: "
+                  f"accuracy {calibration['accuracy']:.3f}", highlight=False)
+    table = Table(box=box.SIMPLE, pad_edge=False)
     table.add_column("indicator")
     for name in ("AUROC", "ECE", *(f"acc@{c:.0%}" for c in SHOWN_COVERAGE)):
         table.add_column(name, justify="right")

@@ -8,16 +8,19 @@ every judgment already written.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from . import __version__
+from . import cli_options as opt
+from .cli_options import Command, JudgingArgs, fail_if_nothing_judged, finish, running
 from .cli_report import CONVERT_SETTINGS, REPORT_EPILOG, convert, report
-from .errors import BudgetExhausted, JudgecliError, NothingJudged
+from .cli_templates import templates
+from .errors import JudgecliError
 
 if TYPE_CHECKING:
-    from .backends.base import Judge
+    from .calibration import Labelled
 
 app = typer.Typer(
     name="judgecli",
@@ -45,7 +48,7 @@ def _main(
     """Judge LLM outputs with LLMs."""
 
 
-@app.command(epilog="Examples:\n\n"
+@app.command(cls=Command, epilog="Examples:\n\n"
              "  judgecli judge pairs.jsonl --judge ./JudgeLM-7B -o judged.jsonl\n\n"
              "  judgecli judge pairs.jsonl --template pandalm --judge WeOpenML/PandaLM-7B-v1\n\n"
              "  judgecli judge pairs.jsonl --template mtbench-pair --judge openai:gpt-4o "
@@ -53,179 +56,71 @@ def _main(
              "  cat pairs.jsonl | judgecli judge - --judge ./judge | judgecli report -\n\n"
              "  judgecli judge pairs.jsonl --template mtbench-pair --dry-run | head -1")
 def judge(
-    input: Annotated[str, typer.Argument(help="Input JSONL file, or - for stdin.")],
-    judge: Annotated[Optional[list[str]], typer.Option(
-        "--judge", "-j", help="Local model folder or hub id, hf:PATH, or openai:MODEL. "
-                              "Give it several times for a panel.")] = None,
-    output: Annotated[Optional[str], typer.Option(
-        "--output", "-o", help="Output JSONL (default: stdout).")] = None,
-    template: Annotated[Optional[list[str]], typer.Option(
-        "--template", "-t", help="Bundled template name or a template .json file (default: "
-                                 "chosen from the first item, e.g. judgelm-pair-ref where it "
-                                 "has a reference); for a panel, once for all or once per "
-                                 "--judge.")] = None,
-    panel_vote: Annotated[str, typer.Option(
-        help="How a panel's verdicts combine: majority, mean or unanimous (see README).")
-    ] = "majority",
-    review_judge: Annotated[Optional[str], typer.Option(
-        help="A second-level judge that reviews each verdict and keeps or overturns it.")
-    ] = None,
-    review_template: Annotated[Optional[str], typer.Option(
-        help="The reviewer's template (default: review-pair, review-single or "
-             "review-binary, after --template).")] = None,
-    mode: Annotated[str, typer.Option(
-        help="score: only the score line, from next-token probabilities; explain: generate "
-             "the whole judgment; auto: score where the template allows it.")] = "auto",
-    swap: Annotated[bool, typer.Option(
-        "--swap/--no-swap", help="Judge pairwise items in both orders and combine.")] = True,
-    combine: Annotated[str, typer.Option(
-        help="How both orders combine: strict (a winner only when both agree) or average "
-             "(each answer's scores averaged).")] = "strict",
-    batch_size: Annotated[Optional[int], typer.Option(
-        min=1, help="Prompts per forward pass (default: 8 on CPU; on a GPU as many as fit "
-                     "in half its free memory, at most 256).")] = None,
-    max_new_tokens: Annotated[int, typer.Option(min=1, help="Explain mode's limit.")] = 512,
-    field_map: Annotated[Optional[list[str]], typer.Option(
-        "--map", help="Rename a field: DST=SRC (repeatable), e.g. --map question=prompt.")
-    ] = None,
-    resume: Annotated[bool, typer.Option(
-        help="Skip ids already in the output and append the rest.")] = False,
-    force: Annotated[bool, typer.Option(help="Overwrite an existing output.")] = False,
+    input: Annotated[str, typer.Argument(metavar="INPUT",
+                                         help="Input JSONL file, or - for stdin.")],
+    judge: opt.JudgeOpt = None,
+    output: Annotated[str | None, typer.Option(
+        "--output", "-o", metavar="FILE", help="Output JSONL (default: stdout).")] = None,
+    template: opt.TemplateOpt = None,
+    panel_vote: opt.PanelVoteOpt = "majority",
+    review_judge: opt.ReviewJudgeOpt = None,
+    review_template: opt.ReviewTemplateOpt = None,
+    mode: opt.ModeOpt = "auto",
+    swap: opt.SwapOpt = True,
+    combine: opt.CombineOpt = "strict",
+    batch_size: opt.BatchSizeOpt = None,
+    max_new_tokens: opt.MaxNewTokensOpt = 512,
+    field_map: opt.MapOpt = None,
+    resume: opt.ResumeOpt = False,
+    force: opt.ForceOpt = False,
     retry_errors: Annotated[bool, typer.Option(
-        help="With --resume: judge again the items whose judgment failed (their failed "
-             "records are removed from the output first).")] = False,
-    skip_invalid: Annotated[bool, typer.Option(
-        help="Write bad lines to FILE.rejected.jsonl and go on.")] = False,
-    dry_run: Annotated[bool, typer.Option(
-        help="Judge nothing: print each prompt as JSON (id, order, template, prompt).")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q",
-                                        help="No progress bar, nor notes such as the "
-                                             "template chosen.")] = False,
-    base_url: Annotated[Optional[str], typer.Option(
-        help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1 (default: "
-             "$OPENAI_BASE_URL, else OpenAI's). The key is read from $OPENAI_API_KEY.")] = None,
-    api: Annotated[Optional[str], typer.Option(
-        help="chat (default), or completions: send completion templates as a raw prompt to "
-             "/v1/completions (a server hosting a fine-tuned judge).")] = None,
-    concurrency: Annotated[Optional[int], typer.Option(
-        min=1, help="Requests in flight at once (default 16).")] = None,
-    rpm: Annotated[Optional[float], typer.Option(
-        min=0.001, help="At most this many requests a minute.")] = None,
-    tpm: Annotated[Optional[float], typer.Option(
-        min=1, help="At most this many tokens a minute (prompt estimate + max tokens).")] = None,
-    temperature: Annotated[Optional[float], typer.Option(
-        min=0, help="Sampling temperature (default 0).")] = None,
-    timeout: Annotated[Optional[float], typer.Option(
-        min=0.001, help="Seconds before a request counts as timed out (default 60).")] = None,
-    retries: Annotated[Optional[int], typer.Option(
-        min=0, help="Retries of a request after 429, 5xx, timeouts, dropped connections or "
-                    "malformed replies (default 6).")] = None,
-    max_cost: Annotated[Optional[float], typer.Option(
-        min=0, help="Stop before spending more than this many USD; everything judged so far "
-                    "is kept (finish with --resume).")] = None,
-    price_in: Annotated[Optional[float], typer.Option(
-        min=0, help="USD per million prompt tokens (default: the table for known OpenAI "
-                    "models).")] = None,
-    price_out: Annotated[Optional[float], typer.Option(
-        min=0, help="USD per million completion tokens.")] = None,
-    cache_dir: Annotated[Optional[str], typer.Option(
-        help="Where replies are cached (default: $JUDGECLI_CACHE_DIR, else "
-             "$XDG_CACHE_HOME/judgecli).")] = None,
-    no_cache: Annotated[bool, typer.Option(
-        "--no-cache", help="Neither read nor write the reply cache.")] = False,
-    calibration: Annotated[Optional[str], typer.Option(
-        help="calibration.json from `judgecli calibrate`: with --fallback, escalate the "
-             "items it distrusts (the cascade).")] = None,
-    fallback: Annotated[Optional[str], typer.Option(
-        help="The stronger judge escalated items go to, e.g. openai:gpt-4o.")] = None,
-    fallback_template: Annotated[Optional[str], typer.Option(
-        help="The fallback's template (default: --template).")] = None,
-    base_model: Annotated[Optional[str], typer.Option(
-        help="The local judge's base model, for Huang et al.'s calibrated indicator.")
-    ] = None,
+        "--retry-errors", help="With --resume: judge again the items whose judgment failed "
+                               "(their failed records are removed from the output first).")
+    ] = False,
+    skip_invalid: opt.SkipInvalidOpt = False,
+    dry_run: opt.DryRunOpt = False,
+    quiet: opt.QuietOpt = False,
+    base_url: opt.BaseUrlOpt = None,
+    api: opt.ApiOpt = None,
+    concurrency: opt.ConcurrencyOpt = None,
+    rpm: opt.RpmOpt = None,
+    tpm: opt.TpmOpt = None,
+    temperature: opt.TemperatureOpt = None,
+    timeout: opt.TimeoutOpt = None,
+    retries: opt.RetriesOpt = None,
+    max_cost: opt.MaxCostOpt = None,
+    price_in: opt.PriceInOpt = None,
+    price_out: opt.PriceOutOpt = None,
+    cache_dir: opt.CacheDirOpt = None,
+    no_cache: opt.NoCacheOpt = False,
+    calibration: opt.CalibrationOpt = None,
+    fallback: opt.FallbackOpt = None,
+    fallback_template: opt.FallbackTemplateOpt = None,
+    base_model: opt.BaseModelOpt = None,
 ) -> None:
     """Judge each record of a JSONL file and write it back with a `judgment`."""
-    from .assemble import Roles, assemble, show_prompts
-    from .defaults import choose_template, warn_unshown_reference
     from .jsonl import check_input, check_output
-    from .records import parse_map
-    from .runner import JudgeOptions, judge_file
-    from .templates import load_template
+    from .runner import judge_file
 
+    args = JudgingArgs.of(locals())
     if retry_errors and not resume:
         raise JudgecliError("--retry-errors works with --resume")
     check_input(input)
     check_output(output, resume=resume, force=force)
-    mapping = parse_map(field_map or [])
-    template = template or [choose_template(input, mapping, skip_invalid=skip_invalid,
-                                            quiet=quiet)]
-    roles = Roles(judges=judge or [], templates=template, vote=panel_vote,
-                  review_judge=review_judge, review_template=review_template,
-                  calibration=calibration, fallback=fallback,
-                  fallback_template=fallback_template)
-    members = roles.members() if judge else [(None, load_template(template[0]))]
-    warn_unshown_reference(input, mapping, [t for _, t in members], skip_invalid=skip_invalid)
-    roles.options = JudgeOptions(template=members[0][1], mode=mode, swap=swap,
-                                 combine=combine, max_new_tokens=max_new_tokens)
-    api_options = {k: v for k, v in dict(
-        base_url=base_url, api=api, concurrency=concurrency, rpm=rpm, tpm=tpm,
-        temperature=temperature, timeout=timeout, retries=retries, max_cost=max_cost,
-        price_in=price_in, price_out=price_out, cache_dir=cache_dir,
-        cache=False if no_cache else None).items() if v is not None}
-    roles.check_backend_options(api_options, base_model)
+    plan = args.plan(input)
     if dry_run:
-        count, estimates = show_prompts(input, roles.options, members, sys.stdout,
-                                        mapping=mapping, price_in=price_in,
-                                        price_out=price_out,
-                                        review=roles.review_member(members[0][1]))
-        typer.echo(f"{count} prompt(s); nothing judged", err=True)
-        if review_judge:
-            typer.echo("the review prompts hold the first judge's texts; not shown", err=True)
-        for estimate in estimates:
-            typer.echo(estimate.report(), err=True)
-        return
-    roles.check()
-    if not judge:
-        raise JudgecliError("--judge is required (a model folder, a hub id, or openai:MODEL)")
-    built = assemble(roles, batch_size=batch_size, api_options=api_options,
-                     local_options={"base_model": base_model} if base_model else None)
-    try:
-        summary = judge_file(input, output, built.judging.judge, roles.options,
-                             mapping=mapping, resume=resume, force=force,
-                             retry_errors=retry_errors,
-                             skip_invalid=skip_invalid,
-                             progress=not quiet and sys.stderr.isatty() or False,
-                             judging=built.judging)
-    except BaseException:
-        for one in built.judges:
-            _print_usage(one)  # what the interrupted run used, before its error line
-        raise
-    finally:
-        for one in built.judges:
-            one.close()
-    typer.echo(summary.line(), err=True)
-    for one in built.judges:
-        _print_usage(one)
-    if built.cascade is not None:
-        typer.echo(built.cascade.summary(), err=True)
-    if summary.stopped:
-        raise BudgetExhausted(summary.stopped)
-    _fail_if_nothing_judged(summary.judged, summary.errors)
+        return args.show(input, plan, mapping=args.mapping)
+    built = args.load(plan)
+    with running(built):
+        summary = judge_file(input, output, built.judging.judge, plan.options,
+                             mapping=args.mapping, resume=resume, force=force,
+                             retry_errors=retry_errors, skip_invalid=skip_invalid,
+                             progress=args.progress, judging=built.judging)
+    finish(summary, built)
+    fail_if_nothing_judged(summary)
 
 
-def _fail_if_nothing_judged(judged: int, errors: int) -> None:
-    if judged and errors == judged:
-        raise NothingJudged(f"every judgment failed ({errors} of {judged}); each record's "
-                            "judgment.error says why")
-
-
-def _print_usage(judge: Judge) -> None:
-    report = judge.usage_report()
-    if report:
-        typer.echo(report, err=True)
-
-
-@app.command(epilog="Examples:\n\n"
+@app.command(cls=Command, epilog="Examples:\n\n"
              "  judgecli compare examples/model_a.jsonl examples/model_b.jsonl "
              "--judge examples/demo-judge\n\n"
              "  judgecli compare gpt4.jsonl vicuna.jsonl llama.jsonl --judge openai:gpt-4o "
@@ -233,78 +128,95 @@ def _print_usage(judge: Judge) -> None:
              "  judgecli compare a.jsonl b.jsonl --questions question.jsonl --judge ./JudgeLM-7B")
 def compare(
     files: Annotated[list[str], typer.Argument(
-        help="Two or more answer files (JSONL, or an AlpacaEval JSON list).")],
-    judge: Annotated[list[str], typer.Option(
-        "--judge", "-j", help="Local model folder or hub id, hf:PATH, or openai:MODEL; "
-                              "several times for a panel.")],
-    template: Annotated[Optional[list[str]], typer.Option(
-        "--template", "-t", help="Bundled template name or a template .json file "
-                                 "(default: judgelm-pair-ref where the answers have a "
-                                 "reference, else judgelm-pair); once, or once per --judge."
-    )] = None,
-    panel_vote: Annotated[str, typer.Option(
-        help="A panel's vote: majority, mean or unanimous.")] = "majority",
-    output: Annotated[Optional[str], typer.Option(
-        "--output", "-o", help="Write the judgment records here.")] = None,
-    questions: Annotated[Optional[str], typer.Option(
-        help="MT-Bench question.jsonl, for FastChat answer files.")] = None,
+        metavar="FILES", help="Two or more answer files (JSONL, or an AlpacaEval JSON list); "
+                              "the first is model A.")],
+    judge: opt.JudgeOpt = None,
+    output: Annotated[str | None, typer.Option(
+        "--output", "-o", metavar="FILE", help="Keep the judgment records here.")] = None,
+    template: opt.TemplateOpt = None,
+    panel_vote: opt.PanelVoteOpt = "majority",
+    review_judge: opt.ReviewJudgeOpt = None,
+    review_template: opt.ReviewTemplateOpt = None,
+    questions: Annotated[str | None, typer.Option(
+        metavar="FILE", help="MT-Bench question.jsonl, for FastChat answer files.")] = None,
     allow_missing: Annotated[bool, typer.Option(
-        help="Compare the prompts every file has, instead of stopping.")] = False,
-    swap: Annotated[bool, typer.Option("--swap/--no-swap", help="Judge both orders.")] = True,
-    combine: Annotated[str, typer.Option(help="strict or average.")] = "strict",
-    mode: Annotated[str, typer.Option(help="auto, score or explain.")] = "auto",
-    batch_size: Annotated[Optional[int], typer.Option(min=1)] = None,
-    field_map: Annotated[Optional[list[str]], typer.Option(
-        "--map", help="Rename a field: DST=SRC, e.g. --map answer=response.")] = None,
-    resume: Annotated[bool, typer.Option(help="Finish an interrupted -o file.")] = False,
-    force: Annotated[bool, typer.Option(help="Overwrite an existing -o file.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    seed: Annotated[int, typer.Option(help="Seed of the bootstrap intervals.")] = 0,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q",
-                                        help="No progress bar, nor notes such as the "
-                                             "template chosen.")] = False,
+        "--allow-missing", help="Compare the prompts every file has, instead of stopping.")
+    ] = False,
+    mode: opt.ModeOpt = "auto",
+    swap: opt.SwapOpt = True,
+    combine: opt.CombineOpt = "strict",
+    batch_size: opt.BatchSizeOpt = None,
+    max_new_tokens: opt.MaxNewTokensOpt = 512,
+    field_map: opt.MapOpt = None,
+    resume: opt.ResumeOpt = False,
+    force: opt.ForceOpt = False,
+    skip_invalid: opt.SkipInvalidOpt = False,
+    dry_run: opt.DryRunOpt = False,
+    quiet: opt.QuietOpt = False,
+    as_json: opt.JsonOpt = False,
+    seed: opt.SeedOpt = 0,
+    base_url: opt.BaseUrlOpt = None,
+    api: opt.ApiOpt = None,
+    concurrency: opt.ConcurrencyOpt = None,
+    rpm: opt.RpmOpt = None,
+    tpm: opt.TpmOpt = None,
+    temperature: opt.TemperatureOpt = None,
+    timeout: opt.TimeoutOpt = None,
+    retries: opt.RetriesOpt = None,
+    max_cost: opt.MaxCostOpt = None,
+    price_in: opt.PriceInOpt = None,
+    price_out: opt.PriceOutOpt = None,
+    cache_dir: opt.CacheDirOpt = None,
+    no_cache: opt.NoCacheOpt = False,
+    calibration: opt.CalibrationOpt = None,
+    fallback: opt.FallbackOpt = None,
+    fallback_template: opt.FallbackTemplateOpt = None,
+    base_model: opt.BaseModelOpt = None,
 ) -> None:
     """Is model B better than model A? Judge answer files against each other."""
     import json
 
-    from .assemble import Roles, assemble
-    from .compare import CompareOptions, build_pairs
+    from .compare import CompareOptions, build_pairs, pairs_file
     from .compare import compare as run_compare
     from .compare.render import render
-    from .records import parse_map
-    from .runner import JudgeOptions
-
     from .jsonl import check_output
 
-    # Bad files fail here, before a model is loaded.
-    check_output(output, resume=resume, force=force)
-    pairs = build_pairs(files, mapping=parse_map(field_map or []), questions=questions,
-                        allow_missing=allow_missing)
-    if not template:
-        template = ["judgelm-pair-ref" if pairs.has_reference else "judgelm-pair"]
-    roles = Roles(judges=judge, templates=template, vote=panel_vote)
-    members = roles.members()
-    roles.options = JudgeOptions(template=members[0][1], mode=mode, swap=swap,
-                                 combine=combine)
-    options = CompareOptions(judge=roles.options, output=output, resume=resume, force=force,
-                             seed=seed, progress=not quiet and sys.stderr.isatty())
-    built = assemble(roles, batch_size=batch_size)
-    try:
+    args = JudgingArgs.of(locals())
+    check_output(output, resume=resume, force=force)  # bad files fail before a model loads
+    pairs = build_pairs(files, mapping=args.mapping, questions=questions,
+                        allow_missing=allow_missing, skip_invalid=skip_invalid)
+    for path, count in pairs.rejected.items():
+        typer.echo(f"judgecli: {count} bad record(s) of {path} written to its "
+                   ".rejected.jsonl", err=True)
+    if pairs.n_left_out:
+        typer.echo(f"judgecli: {pairs.n_left_out} prompt(s) not in every file left out",
+                   err=True)
+    default = "judgelm-pair-ref" if pairs.has_reference else "judgelm-pair"
+    if not template and not quiet:
+        typer.echo(f"judgecli: template {default} (the answers "
+                   f"{'have' if pairs.has_reference else 'lack'} a reference); choose "
+                   "another with --template", err=True)
+    plan = args.plan(None, default=default)
+    if dry_run:
+        with pairs_file(pairs) as path:
+            return args.show(path, plan, mapping=None)
+    built = args.load(plan)
+    options = CompareOptions(judge=plan.options, output=output, resume=resume, force=force,
+                             seed=seed, progress=args.progress, skip_invalid=skip_invalid)
+    with running(built):
         result = run_compare(pairs, built.judging.judge, options, judging=built.judging)
-    finally:
-        for one in built.judges:
-            one.close()
-    typer.echo(result.run.line(), err=True)
+    finish(result.run, built)
     if as_json:
         typer.echo(json.dumps({"models": result.models, "n_prompts": result.n_prompts,
+                               "judge": result.judge, "template": result.template,
                                "pairs": result.pairs, "ranking": result.ranking},
                               indent=2, allow_nan=False))
     else:
         render(result)
-    _fail_if_nothing_judged(result.run.judged, result.run.errors)
+    fail_if_nothing_judged(result.run)
 
 
-@app.command(epilog="Examples:\n\n"
+@app.command(cls=Command, epilog="Examples:\n\n"
              "  judgecli calibrate examples/labelled.jsonl --judge examples/demo-judge "
              "-t judgelm-pair-ref -o calibration.json\n\n"
              "  judgecli calibrate --judgments judged.jsonl --budget 0.3 -o calibration.json\n\n"
@@ -312,51 +224,71 @@ def compare(
              "Then: judgecli judge FILE --judge J --calibration calibration.json "
              "--fallback openai:gpt-4o")
 def calibrate(
-    labelled: Annotated[Optional[str], typer.Argument(
-        help="Labelled items (a gold `label` each) to judge with --judge.")] = None,
-    judge: Annotated[Optional[str], typer.Option(
-        "--judge", "-j", help="The local judge to calibrate.")] = None,
-    template: Annotated[Optional[str], typer.Option(
-        "--template", "-t", help="Bundled template name or a template .json file (default: "
-                                 "chosen from the items, e.g. judgelm-pair-ref where they "
-                                 "carry a reference).")] = None,
-    base_model: Annotated[Optional[str], typer.Option(
-        help="The judge's base model, for Huang et al.'s calibrated indicator.")] = None,
-    judgments: Annotated[Optional[str], typer.Option(
-        help="Reuse judgments already made (records with `label` and `judgment`).")] = None,
-    fallback_judgments: Annotated[Optional[str], typer.Option(
-        help="The fallback judge's judgments of the same items: simulate the cascade.")
-    ] = None,
-    target_accuracy: Annotated[Optional[float], typer.Option(
-        help="Escalate as few items as keep the local verdicts this accurate "
-             "(default 0.9 unless --budget).")] = None,
-    budget: Annotated[Optional[float], typer.Option(
-        help="Escalate this share of the items, the least trustworthy first.")] = None,
-    indicator: Annotated[Optional[str], typer.Option(
-        help="verdict_prob, entropy, swap, huang or huang_calibrated (default: the best "
-             "AUROC).")] = None,
-    output: Annotated[Optional[str], typer.Option(
-        "--output", "-o", help="Write calibration.json here.")] = None,
-    judged_output: Annotated[Optional[str], typer.Option(
-        help="Keep the judgments of LABELLED here.")] = None,
-    batch_size: Annotated[Optional[int], typer.Option(min=1)] = None,
+    labelled: Annotated[str | None, typer.Argument(
+        metavar="LABELLED", help="Labelled items (a gold `label` each) to judge with "
+                                 "--judge.")] = None,
+    judge: opt.JudgeOpt = None,
+    template: opt.TemplateOpt = None,
+    judgments: Annotated[str | None, typer.Option(
+        metavar="FILE", help="Reuse judgments already made (records with `label` and "
+                             "`judgment`) instead of LABELLED.")] = None,
+    fallback_judgments: Annotated[str | None, typer.Option(
+        metavar="FILE", help="The fallback judge's judgments of the same items: simulate "
+                             "the cascade.")] = None,
+    target_accuracy: Annotated[float | None, typer.Option(
+        min=0, max=1, metavar="ACCURACY",
+        help="Escalate as few items as keep the local verdicts this accurate (default 0.9 "
+             "unless --budget).")] = None,
+    budget: Annotated[float | None, typer.Option(
+        min=0, max=1, metavar="SHARE", help="Escalate at most this share of the items, the "
+                                            "least trustworthy first.")] = None,
+    indicator: Annotated[str | None, typer.Option(
+        metavar="[verdict_prob|entropy|swap|huang|huang_calibrated]",
+        help="The indicator to threshold (default: the best AUROC).")] = None,
+    output: Annotated[str | None, typer.Option(
+        "--output", "-o", metavar="FILE", help="Write calibration.json here.")] = None,
+    judged_output: Annotated[str | None, typer.Option(
+        metavar="FILE", help="Keep the judgments of LABELLED here.")] = None,
+    mode: opt.ModeOpt = "auto",
+    swap: opt.SwapOpt = True,
+    combine: opt.CombineOpt = "strict",
+    batch_size: opt.BatchSizeOpt = None,
+    max_new_tokens: opt.MaxNewTokensOpt = 512,
+    field_map: opt.MapOpt = None,
+    force: opt.ForceOpt = False,
+    skip_invalid: opt.SkipInvalidOpt = False,
+    dry_run: opt.DryRunOpt = False,
+    quiet: opt.QuietOpt = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the calibration as JSON.")
                        ] = False,
-    force: Annotated[bool, typer.Option(
-        help="Overwrite an existing -o or --judged-output file.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q",
-                                        help="No progress bar, nor notes such as the "
-                                             "template chosen.")] = False,
+    base_url: opt.BaseUrlOpt = None,
+    api: opt.ApiOpt = None,
+    concurrency: opt.ConcurrencyOpt = None,
+    rpm: opt.RpmOpt = None,
+    tpm: opt.TpmOpt = None,
+    temperature: opt.TemperatureOpt = None,
+    timeout: opt.TimeoutOpt = None,
+    retries: opt.RetriesOpt = None,
+    max_cost: opt.MaxCostOpt = None,
+    price_in: opt.PriceInOpt = None,
+    price_out: opt.PriceOutOpt = None,
+    cache_dir: opt.CacheDirOpt = None,
+    no_cache: opt.NoCacheOpt = False,
+    base_model: opt.BaseModelOpt = None,
 ) -> None:
     """Which indicator predicts the judge's correctness; a threshold for the cascade."""
     from .calibration import calibrate as fit
-    from .calibration import dump, judge_labelled, read_labelled
+    from .calibration import dump, read_labelled
     from .calibration_render import render as render_calibration
-
     from .jsonl import check_input, check_output
 
+    args = JudgingArgs.of(locals())
     if (labelled is None) == (judgments is None):
         raise JudgecliError("give LABELLED with --judge, or --judgments FILE")
+    unused = [name for name in args.given() if name != "--quiet"]
+    if judgments is not None and unused:
+        raise JudgecliError(f"{', '.join(unused)}: options of judging LABELLED; the "
+                            "--judgments are judged already")
     for path in (labelled, judgments, fallback_judgments):
         if path is not None:
             check_input(path)
@@ -364,21 +296,10 @@ def calibrate(
     check_output(judged_output, force=force, option="--judged-output", resumable=False)
     if budget is None and target_accuracy is None:
         target_accuracy = 0.9
-    if labelled is not None:
-        if not judge:
-            raise JudgecliError("--judge is required to judge LABELLED")
-        from .defaults import choose_template, warn_unshown_reference
-        from .templates import load_template
-
-        template = template or choose_template(labelled, {}, quiet=quiet)
-        warn_unshown_reference(labelled, {}, [load_template(template)])
-        data, line = judge_labelled(labelled, judge, template, base_model=base_model,
-                                    batch_size=batch_size, output=judged_output,
-                                    progress=not quiet and sys.stderr.isatty())
-        typer.echo(line, err=True)
-    else:
-        assert judgments is not None
-        data = read_labelled(judgments)
+    data = _judge_labelled(args, labelled, judged_output) if labelled is not None \
+        else read_labelled(str(judgments))
+    if data is None:
+        return  # --dry-run
     fallback = read_labelled(fallback_judgments) if fallback_judgments else None
     result = fit(data, target_accuracy=None if budget is not None else target_accuracy,
                  budget=budget, indicator=indicator, fallback=fallback)
@@ -392,18 +313,34 @@ def calibrate(
         render_calibration(result)
 
 
-app.command(epilog=REPORT_EPILOG)(report)
+def _judge_labelled(args: JudgingArgs, labelled: str, judged_output: str | None,
+                    ) -> Labelled | None:
+    """``calibrate LABELLED``: judge the items as ``judge`` would; None after --dry-run."""
+    from .calibration import judge_labelled
+
+    if len(args.judge or []) > 1 or len(args.template or []) > 1:
+        raise JudgecliError("calibrate fits one judge with one template: give --judge and "
+                            "--template once")
+    if not args.judge and not args.dry_run:
+        raise JudgecliError("--judge is required to judge LABELLED")
+    plan = args.plan(labelled)
+    if args.dry_run:
+        args.show(labelled, plan, mapping=args.mapping)
+        return None
+    built = args.load(plan)
+    with running(built):
+        data, summary = judge_labelled(labelled, built.judging.judge, options=plan.options,
+                                       judging=built.judging, mapping=args.mapping,
+                                       skip_invalid=args.skip_invalid, output=judged_output,
+                                       progress=args.progress)
+    finish(summary, built)  # raises where --max-cost stopped the run
+    fail_if_nothing_judged(summary)
+    return data
+
+
+app.command(cls=Command, epilog=REPORT_EPILOG)(report)
 app.command(context_settings=CONVERT_SETTINGS, add_help_option=False)(convert)
-
-
-@app.command()
-def templates() -> None:
-    """List the bundled judge templates."""
-    from .templates import available, load_template
-
-    for name in available():
-        t = load_template(name)
-        typer.echo(f"{name:30s} {t.kind:6s} {t.style:10s} {t.description}")
+app.command(cls=Command)(templates)
 
 
 def main() -> None:

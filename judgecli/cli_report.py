@@ -4,10 +4,13 @@ the judging commands)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
+from .cli_options import JsonOpt, SeedOpt, choice
+
+ERRORS = ("wrong", "tie", "drop")  # report.summary.ERROR_POLICIES (numpy is not imported)
 REPORT_EPILOG = ("Examples:\n\n"
                  "  judgecli report judged.jsonl\n\n"
                  "  judgecli report judged.jsonl --labels gold.jsonl --by category --json\n\n"
@@ -18,29 +21,35 @@ REPORT_EPILOG = ("Examples:\n\n"
 
 def report(
     files: Annotated[list[str], typer.Argument(
-        help="Judgment JSONL file(s) written by `judgecli judge`, or - for stdin. Several "
-             "files are reported side by side on the ids they share.")],
-    labels: Annotated[Optional[str], typer.Option(
-        help="JSONL of {\"id\", \"label\"} lines, joined by id (replaces `label`).")] = None,
-    errors: Annotated[str, typer.Option(
-        help="How a failed judgment counts: wrong, tie (as JudgeLM and PandaLM count "
-             "them) or drop. The error rate is always shown.")] = "wrong",
-    by: Annotated[Optional[str], typer.Option(
-        help="One row per value of this field (dotted path; several joined by commas, "
-             "e.g. model_a,model_b).")] = None,
-    field_map: Annotated[Optional[list[str]], typer.Option(
-        "--map", help="Read a figure's field from elsewhere: DST=SRC (repeatable), e.g. "
-                      "--map verdict=winner --map label=gold.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    plot: Annotated[Optional[str], typer.Option(
-        help="Write a reliability diagram and accuracy-coverage curve (.png, .svg or "
-             ".html; needs matplotlib).")] = None,
-    fail_under: Annotated[Optional[list[str]], typer.Option(
-        help="Exit 1 when FIGURE is below VALUE: FIGURE=VALUE (repeatable).")] = None,
-    fail_over: Annotated[Optional[list[str]], typer.Option(
-        help="Exit 1 when FIGURE is above VALUE: FIGURE=VALUE (repeatable).")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the bootstrap interval.")] = 0,
-    baseline: Annotated[Optional[str], typer.Option(
+        metavar="FILES", help="Judgment JSONL file(s) written by `judgecli judge`, or - for "
+                              "stdin. Several files are reported side by side on the ids "
+                              "they share.")],
+    labels: Annotated[str | None, typer.Option(
+        metavar="FILE", help="JSONL of {\"id\", \"label\"} lines, joined by id (replaces "
+                             "`label`).")] = None,
+    errors: Annotated[str, choice(
+        ERRORS, "How a failed judgment counts: wrong, tie (as JudgeLM and PandaLM count "
+                "them) or drop. The error rate is always shown.")] = "wrong",
+    by: Annotated[str | None, typer.Option(
+        metavar="FIELD[,FIELD]", help="One row per value of this field (a dotted path; "
+                                      "several joined by commas, e.g. model_a,model_b).")
+    ] = None,
+    field_map: Annotated[list[str] | None, typer.Option(
+        "--map", metavar="DST=SRC", help="Read a figure's field from elsewhere (repeatable), "
+                                         "e.g. --map verdict=winner --map label=gold.")
+    ] = None,
+    as_json: JsonOpt = False,
+    plot: Annotated[str | None, typer.Option(
+        metavar="FILE", help="Write a reliability diagram and accuracy-coverage curve (.png, "
+                             ".svg or .html; needs matplotlib).")] = None,
+    fail_under: Annotated[list[str] | None, typer.Option(
+        metavar="FIGURE=VALUE", help="Exit 1 when FIGURE is below VALUE (repeatable).")
+    ] = None,
+    fail_over: Annotated[list[str] | None, typer.Option(
+        metavar="FIGURE=VALUE", help="Exit 1 when FIGURE is above VALUE (repeatable).")
+    ] = None,
+    seed: SeedOpt = 0,
+    baseline: Annotated[str | None, typer.Option(
         metavar="MODEL",
         help="Arena-Hard's baseline model (model_a / model_b), for its ranking of files "
              "with five-level verdicts (judgment.orders[].label5); default: the one model "

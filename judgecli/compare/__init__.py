@@ -17,16 +17,19 @@ import itertools
 import json
 import os
 import tempfile
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..backends.base import Judge
+from ..errors import InputError
 from ..runner import JudgeOptions, RunSummary, judge_file
 from .answers import Answer, JoinError, join, read_answers, read_questions
 from .ranking import bradley_terry
 
-__all__ = ["CompareOptions", "CompareResult", "JoinError", "Pairs", "build_pairs", "compare"]
+__all__ = ["CompareOptions", "CompareResult", "JoinError", "Pairs", "build_pairs", "compare",
+           "pairs_file"]
 
 SIGNIFICANCE = 0.05
 
@@ -38,10 +41,22 @@ class Pairs:
     models: list[str]
     records: list[dict[str, Any]]
     n_prompts: int
+    rejected: dict[str, int] = field(default_factory=dict)  # --skip-invalid: file -> lines
+    n_left_out: int = 0  # prompts not in every file (--allow-missing, --skip-invalid)
 
     @property
     def has_reference(self) -> bool:
         return bool(self.records) and all("reference" in r for r in self.records)
+
+
+@contextmanager
+def pairs_file(pairs: Pairs) -> Iterator[str]:
+    """The pairs as a judge input file (JSONL), for as long as the block runs."""
+    with tempfile.TemporaryDirectory(prefix="judgecli-compare-") as tmp:
+        path = os.path.join(tmp, "pairs.jsonl")
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in pairs.records)
+        yield path
 
 
 @dataclass(frozen=True)
@@ -52,6 +67,7 @@ class CompareOptions:
     force: bool = False
     seed: int = 0
     progress: bool = True
+    skip_invalid: bool = False
 
 
 @dataclass
@@ -61,20 +77,30 @@ class CompareResult:
     ranking: list[dict[str, Any]] | None
     run: RunSummary
     n_prompts: int
+    judge: str | None = None  # as the judgments name them (a panel: "panel (majority)")
+    template: str | None = None
     arenahard_ranking: list[dict[str, Any]] | None = None  # five-level verdicts only
 
 
 def build_pairs(files: Sequence[str], *, mapping: dict[str, str] | None = None,
-                questions: str | None = None, allow_missing: bool = False) -> Pairs:
-    """Read and join the files; one judge input record per prompt and model pair."""
+                questions: str | None = None, allow_missing: bool = False,
+                skip_invalid: bool = False) -> Pairs:
+    """Read and join the files; one judge input record per prompt and model pair.
+    ``skip_invalid``: bad records go to FILE.rejected.jsonl (as ``judge --skip-invalid``
+    writes them) and their prompts are left out of the comparison."""
     if len(files) < 2:
         raise JoinError("compare needs at least two answer files")
     by_id = read_questions(questions) if questions else None
-    answers = [read_answers(f, mapping, by_id) for f in files]
-    models = [_model_name(file_answers, path) for file_answers, path in zip(answers, files)]
+    rejected: dict[str, int] = {}
+    answers = [read_answers(f, mapping, by_id, rejects=_rejects(f, rejected)
+                            if skip_invalid else None) for f in files]
+    allow_missing = allow_missing or bool(rejected)
+    models = [_model_name(file_answers, path)
+              for file_answers, path in zip(answers, files, strict=True)]
     if len(set(models)) < len(models):
-        models = [f"{m} ({os.path.basename(p)})" for m, p in zip(models, files)]
+        models = [f"{m} ({os.path.basename(p)})" for m, p in zip(models, files, strict=True)]
     keys, keyed = join(list(files), answers, allow_missing=allow_missing)
+    every = len(set().union(*(set(m) for m in keyed)))
     # A prompt's reference and category belong to the prompt: take them from any file.
     shared = {key: {k: v for m in reversed(keyed) for k, v in m[key].extra.items()}
               for key in keys}
@@ -92,7 +118,22 @@ def build_pairs(files: Sequence[str], *, mapping: dict[str, str] | None = None,
                 record["prompt_id"] = key
             record.update(shared[key])
             records.append(record)
-    return Pairs(models=models, records=records, n_prompts=len(keys))
+    return Pairs(models=models, records=records, n_prompts=len(keys), rejected=rejected,
+                 n_left_out=every - len(keys))
+
+
+def _rejects(path: str, counts: dict[str, int]) -> Callable[[int, str, InputError], None]:
+    """A sink for ``path``'s bad records, opened at the first one."""
+    from ..jsonl import dumps
+    from ..runner import rejected_path
+
+    def reject(line: int, raw: str, error: InputError) -> None:
+        counts[path] = counts.get(path, 0) + 1
+        with open(rejected_path(path), "w" if counts[path] == 1 else "a",
+                  encoding="utf-8") as handle:
+            handle.write(dumps({"line": line, "error": error.reason, "field": error.field,
+                                "raw": raw}) + "\n")
+    return reject
 
 
 def _model_name(answers: list[Answer], path: str) -> str:
@@ -107,13 +148,11 @@ def compare(pairs: Pairs, judge: Judge, options: CompareOptions,
     from ..report import ReportOptions, build_report
 
     models, records = pairs.models, pairs.records
-    with tempfile.TemporaryDirectory(prefix="judgecli-compare-") as tmp:
-        pairs_path = os.path.join(tmp, "pairs.jsonl")
-        with open(pairs_path, "w", encoding="utf-8") as handle:
-            handle.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
-        output = options.output or os.path.join(tmp, "judged.jsonl")
+    with pairs_file(pairs) as pairs_path:
+        output = options.output or os.path.join(os.path.dirname(pairs_path), "judged.jsonl")
         run = judge_file(pairs_path, output, judge, options.judge, resume=options.resume,
-                         force=options.force, progress=options.progress, judging=judging)
+                         force=options.force, progress=options.progress, judging=judging,
+                         skip_invalid=options.skip_invalid)
         has_category = any("category" in r for r in records)
         # The first file's model is Arena-Hard's baseline (every pair's A, or not in it).
         pair_report = build_report([output], ReportOptions(
@@ -125,8 +164,11 @@ def compare(pairs: Pairs, judge: Judge, options: CompareOptions,
         games = _games(output) if len(models) > 2 else []
     summaries = _pair_summaries(pair_report, category_report, models)
     ranking = bradley_terry(models, games, seed=options.seed) if len(models) > 2 else None
+    own = next((row for row in pair_report.get("judges") or []
+                if row["source"] == "judgment" and row["group"] is None), {})
     return CompareResult(models=models, pairs=summaries, ranking=ranking, run=run,
-                         n_prompts=pairs.n_prompts,
+                         n_prompts=pairs.n_prompts, judge=own.get("judge"),
+                         template=own.get("template") or options.judge.template.name,
                          arenahard_ranking=pair_report.get("arenahard_ranking"))
 
 
@@ -154,7 +196,7 @@ def _pair_summaries(pair_report: dict[str, Any], category_report: dict[str, Any]
     by_name = {g["group"]: g for g in pair_report.get("groups") or []}
     pairs = []
     for a, b in itertools.combinations(models, 2):
-        summary: dict[str, Any] = {"model_a": a, "model_b": b,
+        summary: dict[str, Any] = {"model_a": a, "model_b": b, "win_rate_of": b,
                                    **_flip(by_name.get(f"{a} / {b}", {}))}
         if category_report is not None:
             prefix = f"{a} / {b} / "

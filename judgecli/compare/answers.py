@@ -18,13 +18,15 @@ text where no file has ids.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, JudgecliError
-from ..jsonl import display_name, iter_lines, read_json_list
+from ..jsonl import display_name, iter_lines, iter_raw, parse_line, read_json_list
 from ..records import apply_map
 
 # DST <- SRC; tried in order, the first whose fields are all present wins.
@@ -51,11 +53,27 @@ class Answer:
     extra: dict[str, Any]
 
 
-def _records(path: str) -> list[tuple[int, dict[str, Any]]]:
+# --skip-invalid: receives (line, the raw line or record as text, the error) of a bad record.
+Rejects = Callable[[int, str, InputError], None]
+
+
+def _records(path: str, rejects: Rejects | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
     """JSONL, or a JSON list (AlpacaEval writes model_outputs.json as a list)."""
     if path != "-" and path.endswith(".json"):
-        return list(enumerate(read_json_list(path), start=1))
-    return list(iter_lines(path))
+        yield from enumerate(read_json_list(path), start=1)
+        return
+    if rejects is None:
+        yield from iter_lines(path)
+        return
+    name = display_name(path)
+    for line, raw in iter_raw(path):
+        try:
+            record = parse_line(raw, file=name, line=line)
+        except InputError as exc:
+            rejects(line, raw.decode("utf-8", "replace").rstrip("\r\n"), exc)
+            continue
+        if record is not None:
+            yield line, record
 
 
 def _layout(record: dict[str, Any], mapping: dict[str, str]) -> dict[str, str]:
@@ -81,43 +99,56 @@ def _has(record: dict[str, Any], path: str) -> bool:
 
 
 def read_answers(path: str, mapping: dict[str, str] | None = None,
-                 questions: dict[Any, dict[str, Any]] | None = None) -> list[Answer]:
-    """Read one answer file into Answers (not yet keyed for the join)."""
+                 questions: dict[Any, dict[str, Any]] | None = None, *,
+                 rejects: Rejects | None = None) -> list[Answer]:
+    """Read one answer file into Answers (not yet keyed for the join); ``rejects``
+    receives the bad records instead of stopping (``--skip-invalid``)."""
     name = display_name(path)
     default_model = Path(path).stem if path != "-" else "stdin"
     out = []
-    for line, raw in _records(path):
-        layout = _layout(raw, mapping or {})
-        layout = {d: s for d, s in layout.items() if _has(raw, s) or d not in ("model",)}
-        record = apply_map(raw, layout, file=name, line=line) if layout else dict(raw)
-        answer = record.get("answer")
-        if not isinstance(answer, str):
-            field = "answer" if "answer" in record else (layout.get("answer") or "answer")
-            raise InputError("missing or not a string (an answer file needs an answer per "
-                             "record: answer, text, output or choices[0].turns)", file=name,
-                             line=line, field=field)
-        item_id = record.get("id")
-        if item_id is not None and (isinstance(item_id, bool) or
-                                    not isinstance(item_id, (str, int))):
-            raise InputError(f"expected a string or an integer, got {item_id!r}", file=name,
-                             line=line, field="id")
-        question = record.get("question")
-        extra = {k: record[k] for k in ("reference", "category") if record.get(k) is not None}
-        if questions is not None and item_id in questions:
-            q = questions[item_id]
-            question = question or q.get("question")
-            for k in ("reference", "category"):
-                if q.get(k) is not None:
-                    extra.setdefault(k, q[k])
-        if question is not None and not isinstance(question, str):
-            raise InputError("expected a string", file=name, line=line, field="question")
-        # Whatever the layout, a record's model name is read where any of them keeps it.
-        model = next((record[k] for k in ("model", "generator", "model_id")
-                      if isinstance(record.get(k), (str, int)) and record.get(k) != ""),
-                     default_model)
-        out.append(Answer(key=None, id=item_id, question=question, answer=answer,
-                          model=str(model), line=line, extra=extra))
+    for line, raw in _records(path, rejects):
+        try:
+            out.append(_answer(raw, line, name, default_model, mapping, questions))
+        except InputError as exc:
+            if rejects is None:
+                raise
+            rejects(line, json.dumps(raw, ensure_ascii=False), exc)
     return out
+
+
+def _answer(raw: dict[str, Any], line: int, name: str, default_model: str,
+            mapping: dict[str, str] | None,
+            questions: dict[Any, dict[str, Any]] | None) -> Answer:
+    layout = _layout(raw, mapping or {})
+    layout = {d: s for d, s in layout.items() if _has(raw, s) or d not in ("model",)}
+    record = apply_map(raw, layout, file=name, line=line) if layout else dict(raw)
+    answer = record.get("answer")
+    if not isinstance(answer, str):
+        field = "answer" if "answer" in record else (layout.get("answer") or "answer")
+        raise InputError("missing or not a string (an answer file needs an answer per "
+                         "record: answer, text, output or choices[0].turns)", file=name,
+                         line=line, field=field)
+    item_id = record.get("id")
+    if item_id is not None and (isinstance(item_id, bool) or
+                                not isinstance(item_id, (str, int))):
+        raise InputError(f"expected a string or an integer, got {item_id!r}", file=name,
+                         line=line, field="id")
+    question = record.get("question")
+    extra = {k: record[k] for k in ("reference", "category") if record.get(k) is not None}
+    if questions is not None and item_id in questions:
+        q = questions[item_id]
+        question = question or q.get("question")
+        for k in ("reference", "category"):
+            if q.get(k) is not None:
+                extra.setdefault(k, q[k])
+    if question is not None and not isinstance(question, str):
+        raise InputError("expected a string", file=name, line=line, field="question")
+    # Whatever the layout, a record's model name is read where any of them keeps it.
+    model = next((record[k] for k in ("model", "generator", "model_id")
+                  if isinstance(record.get(k), (str, int)) and record.get(k) != ""),
+                 default_model)
+    return Answer(key=None, id=item_id, question=question, answer=answer,
+                  model=str(model), line=line, extra=extra)
 
 
 def read_questions(path: str) -> dict[Any, dict[str, Any]]:
@@ -149,7 +180,7 @@ def join(files: list[str], answers: list[list[Answer]], *, allow_missing: bool =
     """
     by_id = all(a.id is not None for file in answers for a in file)
     keyed: list[dict[Any, Answer]] = []
-    for path, file in zip(files, answers):
+    for path, file in zip(files, answers, strict=True):
         if not file:
             raise JoinError(f"{path}: no answers in the file")
         keys = [a.id if by_id else a.question for a in file]
@@ -159,15 +190,16 @@ def join(files: list[str], answers: list[list[Answer]], *, allow_missing: bool =
         if dupes:
             what = "id" if by_id else "question"
             raise JoinError(f"{path}: {len(dupes)} duplicate {what}(s), e.g. {_examples(dupes)}")
-        keyed.append({k: a for k, a in zip(keys, file)})
+        keyed.append({k: a for k, a in zip(keys, file, strict=True)})
     common = [k for k in keyed[0] if all(k in other for other in keyed[1:])]
     every = set().union(*(set(m) for m in keyed))
     if len(common) < len(every):
         lines = []
-        for path, m in zip(files, keyed):
+        for path, m in zip(files, keyed, strict=True):
             missing = [k for k in every if k not in m]
             if missing:
-                lines.append(f"{path} lacks {len(missing)} (e.g. {_examples(sorted(missing, key=str))})")
+                shown = _examples(sorted(missing, key=str))
+                lines.append(f"{path} lacks {len(missing)} (e.g. {shown})")
         message = (f"{len(every) - len(common)} prompt(s) are not in every file: "
                    + "; ".join(lines))
         if not allow_missing:

@@ -22,6 +22,12 @@ def _p(value: Any) -> str:
     return "<0.001" if value < 0.001 else f"{value:.3f}"
 
 
+def _p_is(value: Any) -> str:
+    """``p = 0.034`` or ``p < 0.001``, for a sentence."""
+    text = _p(value)
+    return f"p {text[0]} {text[1:]}" if text.startswith("<") else f"p = {text}"
+
+
 def _ci(value: Any) -> str:
     return "-" if not value else f"[{value[0]:.2f}, {value[1]:.2f}]"
 
@@ -32,10 +38,15 @@ def verdict_sentence(pair: dict[str, Any]) -> str:
         return f"{b} vs {a}: no verdicts to compare"
     if not pair.get("significant"):
         return (f"{b} vs {a}: no significant difference (win rate of {b} {rate:.2f}, "
-                f"sign test p = {_p(pair.get('sign_test_p'))})")
+                f"sign test {_p_is(pair.get('sign_test_p'))})")
     better, worse = (b, a) if rate > 0.5 else (a, b)
     return (f"{better} is better than {worse}: win rate of {b} {rate:.2f} "
-            f"{_ci(pair.get('win_rate_ci'))}, sign test p = {_p(pair.get('sign_test_p'))}")
+            f"{_ci(pair.get('win_rate_ci'))}, sign test {_p_is(pair.get('sign_test_p'))}")
+
+
+def judged_by(result: CompareResult) -> str:
+    """Who judged: "judge J, template T"."""
+    return f"judge {result.judge or '?'}, template {result.template or '?'}"
 
 
 def alpacaeval_sentence(pair: dict[str, Any]) -> str:
@@ -61,12 +72,13 @@ def arenahard_sentence(pair: dict[str, Any]) -> str:
 def render(result: CompareResult, console: Console | None = None) -> None:
     # Piped output has no terminal width; rich would squeeze the table into 80 columns.
     console = console or Console(width=None if sys.stdout.isatty() else 120)
-    table = Table(title=f"judgecli compare: {result.n_prompts} prompts, "
-                        f"{len(result.models)} models (W/T/L: B's wins, ties, losses; "
-                        "cons.: both orders agree)", title_justify="left", box=box.SIMPLE,
-                  pad_edge=False)
-    for name in ("B vs A", "W/T/L", "B win rate", "95% CI", "sign p", "cons.", "longer wins",
-                 "errors"):
+    console.print(f"judgecli compare: {result.n_prompts} prompts, {len(result.models)} "
+                  f"models; {judged_by(result)}", highlight=False)
+    console.print("Rows: model B vs model A; W/T/L and the win rate are B's (ties count "
+                  "half); cons.: both orders agree.", highlight=False)
+    table = Table(box=box.SIMPLE, pad_edge=False)
+    for name in ("B vs A", "W/T/L", "win rate of B", "95% CI", "sign p", "cons.",
+                 "longer wins", "errors"):
         table.add_column(name, justify="left" if name == "B vs A" else "right",
                          no_wrap=name != "B vs A", min_width=16 if name == "B vs A" else None)
     for pair in result.pairs:

@@ -45,6 +45,7 @@ import ast
 import hashlib
 import math
 import sys
+import textwrap
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -255,24 +256,36 @@ def alpacaeval(path: str, judge: str | None = None) -> Iterator[dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="judgecli convert",
-                                     description=__doc__.split("\n\n")[0])
-    kinds = parser.add_subparsers(dest="kind", required=True)
-    p = kinds.add_parser("pandalm", help="PandaLM test set + a result file")
-    p.add_argument("testset")
-    p.add_argument("results")
-    p.add_argument("--judge")
-    p = kinds.add_parser("llmbar", help="LLMBar <set>.<evaluator>.json files")
-    p.add_argument("files", nargs="+")
-    p.add_argument("--judge")
-    p = kinds.add_parser("judgelm", help="JudgeLM judgment file(s)")
-    p.add_argument("pred")
-    p.add_argument("--reversed")
-    p.add_argument("--gt")
-    p.add_argument("--judge", default="judgelm")
-    p = kinds.add_parser("alpacaeval", help="one model's AlpacaEval annotations.json")
-    p.add_argument("annotations")
-    p.add_argument("--judge", help="judge name (default: the file's `annotator`)")
+    doc = __doc__.replace("``", "")
+    parser = argparse.ArgumentParser(
+        prog="judgecli convert", description=doc.split("\n\n")[0],
+        epilog="examples:\n" + textwrap.indent(textwrap.dedent(doc.split("\n\n")[1]), "  "),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    kinds = parser.add_subparsers(dest="kind", required=True, metavar="FORMAT")
+    judge = "the judge name written in each record (default: %s)"
+    p = kinds.add_parser("pandalm", help="PandaLM test set + a result file",
+                         description="WeOpenML/PandaLM's test set and one judge's results.")
+    p.add_argument("testset", metavar="TESTSET", help="data/testset-v1.json (gold labels)")
+    p.add_argument("results", metavar="RESULTS",
+                   help="a result file, by idx (pandalm_result or gpt_result)")
+    p.add_argument("--judge", metavar="NAME", help=judge % "the result file's name")
+    p = kinds.add_parser("llmbar", help="LLMBar <set>.<evaluator>.json files",
+                         description="princeton-nlp/LLMBar's evaluation outputs.")
+    p.add_argument("files", nargs="+", metavar="FILE", help="<set>.<evaluator>.json")
+    p.add_argument("--judge", metavar="NAME", help=judge % "the file's evaluator")
+    p = kinds.add_parser("judgelm", help="JudgeLM judgment file(s)",
+                         description="baaivision/JudgeLM's gen_model_judgement.py output.")
+    p.add_argument("pred", metavar="PRED", help="the judgments (pred_text \"s1 s2\" first)")
+    p.add_argument("--reversed", metavar="FILE",
+                   help="the run with the answers reversed, for both orders")
+    p.add_argument("--gt", metavar="FILE",
+                   help="GPT-4's reference judgments, for the gold labels")
+    p.add_argument("--judge", metavar="NAME", default="judgelm", help=judge % "judgelm")
+    p = kinds.add_parser("alpacaeval", help="one model's AlpacaEval annotations.json",
+                         description="tatsu-lab/alpaca_eval's annotations of one model.")
+    p.add_argument("annotations", metavar="ANNOTATIONS",
+                   help="results/<model>/<annotator>/annotations.json")
+    p.add_argument("--judge", metavar="NAME", help=judge % "the file's annotator")
     args = parser.parse_args(argv)
     try:
         if args.kind == "pandalm":

@@ -168,9 +168,17 @@ def render(summaries: Sequence[dict[str, Any]], console: Console | None = None) 
     _judges(summaries, console)
 
 
+def _judged_by(summary: dict[str, Any]) -> str:
+    """"; judge J, template T": the file's own judgment's, from its judges rows."""
+    own = next((row for row in summary.get("judges") or []
+                if row["source"] == "judgment" and row["group"] is None), None)
+    return "" if own is None else \
+        f"; judge {own['judge'] or '?'}, template {own['template'] or '?'}"
+
+
 def _one(summary: dict[str, Any], console: Console) -> None:
     console.print(f"{summary['file']} ({summary['kind'] or 'empty'}, "
-                  f"--errors {summary['errors']})", highlight=False)
+                  f"--errors {summary['errors']}{_judged_by(summary)})", highlight=False)
     table = Table()
     table.add_column("figure")
     table.add_column("value", overflow="fold")
@@ -209,7 +217,8 @@ def _side_by_side(summaries: Sequence[dict[str, Any]], console: Console) -> None
     label_names = (["file"] if len(summaries) > 1 else []) + (["group"] if grouped else [])
     cells = {k: [_FORMAT[k][1](s[k]) if s.get(k) is not None else "-" for _, _, s in rows]
              for k in keys}
-    title = f"--errors {summaries[0]['errors']}"
+    title = f"--errors {summaries[0]['errors']}" + \
+        (_judged_by(summaries[0]) if len(summaries) == 1 else "")
     # A table wider than the terminal would squeeze its cells to "0…": split the figures
     # into as many tables as it takes, each repeating the file and group columns.
     for part, chunk in enumerate(_chunks(keys, cells, label_names, labels, console.width)):
