@@ -273,10 +273,11 @@ class LedgerServer(FaultServer):
         self.ledger: list[tuple[str, str, str]] = []
 
     async def _reply(self, outcome: str, writer: Any, request: dict[str, Any], prompt: str,
-                     chat: bool, key: str, headers: dict[str, str]) -> bool:
+                     chat: bool, key: str, headers: dict[str, str], *more: Any) -> bool:
         self.ledger.append((cache_key(endpoint=self.url, api="chat" if chat else "completions",
                                       **request), outcome, prompt))
-        return await super()._reply(outcome, writer, request, prompt, chat, key, headers)
+        return await super()._reply(outcome, writer, request, prompt, chat, key, headers,
+                                    *more)
 
 
 def cache_intact(directory: Path) -> bool:

@@ -8,13 +8,40 @@ a judge backend is imported when a judge of its kind is loaded.
 
 from __future__ import annotations
 
-from .backends import Completion, Judge, Request, load_judge
-from .errors import InputError, JudgecliError, JudgeLoadError, OutputError, TemplateError
-from .panel import Panel
-from .records import Item, read_items
-from .review import Review
-from .runner import JudgeOptions, Judging, RunSummary, dry_run, judge_file
-from .templates import Prompt, Template, available, load_template
+from typing import TYPE_CHECKING, Any
+
+# Imported on first use (PEP 562): `judgecli report` on a small file in a shell loop should
+# not pay for the judging machinery it never uses.
+_EXPORTS = {
+    "Completion": "backends", "Judge": "backends", "Request": "backends",
+    "load_judge": "backends", "InputError": "errors", "JudgecliError": "errors",
+    "JudgeLoadError": "errors", "OutputError": "errors", "TemplateError": "errors",
+    "Panel": "panel", "Item": "records", "read_items": "records", "Review": "review",
+    "JudgeOptions": "runner", "Judging": "runner", "RunSummary": "runner",
+    "dry_run": "runner", "judge_file": "runner", "Prompt": "templates",
+    "Template": "templates", "available": "templates", "load_template": "templates",
+}
+
+if TYPE_CHECKING:
+    from .backends import Completion, Judge, Request, load_judge
+    from .errors import InputError, JudgecliError, JudgeLoadError, OutputError, TemplateError
+    from .panel import Panel
+    from .records import Item, read_items
+    from .review import Review
+    from .runner import JudgeOptions, Judging, RunSummary, dry_run, judge_file
+    from .templates import Prompt, Template, available, load_template
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'judgecli' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
 
 __version__ = "0.1.0"
 

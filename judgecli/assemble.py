@@ -175,16 +175,18 @@ def show_prompts(input_path: str, options: JudgeOptions,
                  members: Sequence[tuple[str | None, Template]], out: IO[str], *,
                  mapping: dict[str, str] | None = None, price_in: float | None = None,
                  price_out: float | None = None,
-                 review: tuple[str, Template] | None = None) -> tuple[int, list[Estimate]]:
+                 review: tuple[str, Template] | None = None, batch: bool = False,
+                 api: str = "chat") -> tuple[int, list[Estimate]]:
     """``--dry-run``: print each distinct template's prompts once; estimate the cost of
     every API member (its prompts counted even when another member printed them), and of an
     API reviewer. A review prompt holds the first judge's text, unknown before judging: it
-    is counted as empty, plus at most ``max_new_tokens`` tokens a request for that text."""
+    is counted as empty, plus at most ``max_new_tokens`` tokens a request for that text.
+    ``batch``: at the Batch API's price (``api``: how the prompts are sent)."""
     # One pass over the input per distinct template, feeding every member's estimate.
     by_template: dict[str, tuple[Template, list[Estimate]]] = {}
     estimates = []
     for spec, template in members:
-        estimate = _estimate(spec, options, price_in, price_out)
+        estimate = _estimate(spec, options, price_in, price_out, batch=batch, api=api)
         by_template.setdefault(template.name, (template, []))[1].extend(
             [estimate] if estimate is not None else [])
         if estimate is not None:
@@ -194,7 +196,8 @@ def show_prompts(input_path: str, options: JudgeOptions,
         count += dry_run(input_path, replace(options, template=template), out,
                          mapping=mapping, on_prompt=_each(feeds) if feeds else None)
     estimate = _estimate(review[0], options, price_in, price_out, role="reviewer",
-                         unknown_tokens=options.max_new_tokens) if review else None
+                         unknown_tokens=options.max_new_tokens, batch=batch,
+                         api=api) if review else None
     if review is not None and estimate is not None:
         estimates.append(estimate)
         dry_run(input_path, replace(options, template=review[1]), _Discard(),

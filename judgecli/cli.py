@@ -93,6 +93,7 @@ def judge(
     price_out: opt.PriceOutOpt = None,
     cache_dir: opt.CacheDirOpt = None,
     no_cache: opt.NoCacheOpt = False,
+    batch: opt.BatchOpt = False,
     calibration: opt.CalibrationOpt = None,
     fallback: opt.FallbackOpt = None,
     fallback_template: opt.FallbackTemplateOpt = None,
@@ -100,6 +101,8 @@ def judge(
 ) -> None:
     """Judge each record of a JSONL file and write it back with a `judgment`."""
     from .jsonl import check_input, check_output
+    from .rejects import check_rejects
+    from .resume import check_settings, planned_settings
     from .runner import judge_file
 
     args = JudgingArgs.of(locals())
@@ -107,10 +110,15 @@ def judge(
         raise JudgecliError("--retry-errors works with --resume")
     check_input(input)
     check_output(output, resume=resume, force=force)
+    if skip_invalid and not dry_run:
+        check_rejects(input, resume=resume, force=force)
     plan = args.plan(input)
     if dry_run:
         return args.show(input, plan, mapping=args.mapping)
-    built = args.load(plan)
+    if resume:  # a file judged with other settings is refused before any model loads
+        check_settings(output, planned_settings(plan.members, plan.options,
+                                                review=bool(plan.roles.review_judge)))
+    built = args.load(plan, output)
     with running(built):
         summary = judge_file(input, output, built.judging.judge, plan.options,
                              mapping=args.mapping, resume=resume, force=force,
@@ -168,6 +176,7 @@ def compare(
     price_out: opt.PriceOutOpt = None,
     cache_dir: opt.CacheDirOpt = None,
     no_cache: opt.NoCacheOpt = False,
+    batch: opt.BatchOpt = False,
     calibration: opt.CalibrationOpt = None,
     fallback: opt.FallbackOpt = None,
     fallback_template: opt.FallbackTemplateOpt = None,
@@ -180,14 +189,17 @@ def compare(
     from .compare import compare as run_compare
     from .compare.render import render
     from .jsonl import check_output
+    from .rejects import check_rejects, rejected_path
 
     args = JudgingArgs.of(locals())
     check_output(output, resume=resume, force=force)  # bad files fail before a model loads
+    for path in files if skip_invalid and not dry_run else ():
+        check_rejects(path, resume=resume, force=force)
     pairs = build_pairs(files, mapping=args.mapping, questions=questions,
                         allow_missing=allow_missing, skip_invalid=skip_invalid)
     for path, count in pairs.rejected.items():
-        typer.echo(f"judgecli: {count} bad record(s) of {path} written to its "
-                   ".rejected.jsonl", err=True)
+        typer.echo(f"judgecli: {count} bad record(s) of {path} written to "
+                   f"{rejected_path(path)}", err=True)
     if pairs.n_left_out:
         typer.echo(f"judgecli: {pairs.n_left_out} prompt(s) not in every file left out",
                    err=True)
@@ -200,7 +212,7 @@ def compare(
     if dry_run:
         with pairs_file(pairs) as path:
             return args.show(path, plan, mapping=None)
-    built = args.load(plan)
+    built = args.load(plan, output)
     options = CompareOptions(judge=plan.options, output=output, resume=resume, force=force,
                              seed=seed, progress=args.progress, skip_invalid=skip_invalid)
     with running(built):
@@ -274,6 +286,7 @@ def calibrate(
     price_out: opt.PriceOutOpt = None,
     cache_dir: opt.CacheDirOpt = None,
     no_cache: opt.NoCacheOpt = False,
+    batch: opt.BatchOpt = False,
     base_model: opt.BaseModelOpt = None,
 ) -> None:
     """Which indicator predicts the judge's correctness; a threshold for the cascade."""
@@ -327,7 +340,7 @@ def _judge_labelled(args: JudgingArgs, labelled: str, judged_output: str | None,
     if args.dry_run:
         args.show(labelled, plan, mapping=args.mapping)
         return None
-    built = args.load(plan)
+    built = args.load(plan, judged_output)
     with running(built):
         data, summary = judge_labelled(labelled, built.judging.judge, options=plan.options,
                                        judging=built.judging, mapping=args.mapping,
@@ -341,6 +354,21 @@ def _judge_labelled(args: JudgingArgs, labelled: str, judged_output: str | None,
 app.command(cls=Command, epilog=REPORT_EPILOG)(report)
 app.command(context_settings=CONVERT_SETTINGS, add_help_option=False)(convert)
 app.command(cls=Command)(templates)
+
+
+def _interrupted(exc: BaseException) -> str:
+    """What Ctrl-C left: the records the run wrote (carried on the KeyboardInterrupt that
+    Typer turned into exit 130)."""
+    seen: BaseException | None = exc
+    while seen is not None and not isinstance(seen, KeyboardInterrupt):
+        seen = seen.__cause__ or seen.__context__
+    written = getattr(seen, "written", None)
+    if written is None:
+        return "judgecli: interrupted; every judgment written so far is kept (finish with " \
+               "--resume)"
+    output = getattr(seen, "output", None)
+    more = "; finish with --resume" if output not in (None, "-") else ""
+    return f"judgecli: interrupted; {written} written{more}"
 
 
 def main() -> None:
@@ -360,8 +388,7 @@ def main() -> None:
             stdout_watch.silence_stdout()
             sys.exit(141)
         if exc.code == 130:
-            typer.echo("judgecli: interrupted; every judgment written so far is kept "
-                       "(finish with --resume)", err=True)
+            typer.echo(_interrupted(exc), err=True)
         raise
     except KeyboardInterrupt:  # outside a command (while Typer builds it)
         typer.echo("judgecli: interrupted", err=True)

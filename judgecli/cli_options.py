@@ -20,13 +20,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from typer.core import TyperCommand
 
-from .debias import COMBINE_RULES
+from .choices import COMBINE_RULES, MODES, VOTES
 from .errors import BudgetExhausted, JudgecliError, NothingJudged
-from .panel import VOTES
-from .runner import MODES, JudgeOptions, RunSummary
 
 if TYPE_CHECKING:
     from .assemble import Assembled, Roles
+    from .runner import JudgeOptions, RunSummary
     from .templates import Template
 
 APIS = ("chat", "completions")  # judgecli.backends.openai_api.APIS (openai is not imported)
@@ -123,6 +122,10 @@ CacheDirOpt = Annotated[str | None, typer.Option(
                         "$XDG_CACHE_HOME/judgecli).")]
 NoCacheOpt = Annotated[bool, typer.Option(
     "--no-cache", help="Neither read nor write the reply cache.")]
+BatchOpt = Annotated[bool, typer.Option(
+    "--batch", help="Send API judges' requests through OpenAI's Batch API: half the price, "
+                    "results within 24 hours; the batch ids are kept beside the output, so "
+                    "the same command run again collects them without paying again.")]
 # Roles beside the judge (judge and compare).
 PanelVoteOpt = Annotated[str, choice(
     VOTES, "How a panel's verdicts combine (several --judge; see README).")]
@@ -185,7 +188,7 @@ class JudgingArgs:
     fallback_template: str | None = None
 
     API = ("base_url", "api", "concurrency", "rpm", "tpm", "temperature", "timeout",
-           "retries", "max_cost", "price_in", "price_out", "cache_dir", "no_cache")
+           "retries", "max_cost", "price_in", "price_out", "cache_dir", "no_cache", "batch")
 
     @classmethod
     def of(cls, values: dict[str, Any]) -> JudgingArgs:
@@ -194,6 +197,8 @@ class JudgingArgs:
         given = {k: values[k] for k in cls.API if values.get(k) is not None}
         if given.pop("no_cache", False):
             given["cache"] = False  # as the backend names it
+        if not given.get("batch", True):
+            del given["batch"]  # a flag left out is not an API option given
         return cls(api_options=given, **{k: v for k, v in values.items() if k in names})
 
     def given(self) -> list[str]:
@@ -233,6 +238,8 @@ class JudgingArgs:
         if input_path is not None:
             warn_unshown_reference(input_path, self.mapping, [t for _, t in members],
                                    skip_invalid=self.skip_invalid)
+        from .judging import JudgeOptions
+
         roles.options = JudgeOptions(template=members[0][1], mode=self.mode, swap=self.swap,
                                      combine=self.combine, max_new_tokens=self.max_new_tokens)
         roles.check_backend_options(self.api_options, self.base_model)
@@ -245,22 +252,27 @@ class JudgingArgs:
         count, estimates = show_prompts(input_path, plan.options, plan.members, sys.stdout,
                                         mapping=mapping, price_in=self.api_options.get("price_in"),
                                         price_out=self.api_options.get("price_out"),
-                                        review=plan.roles.review_member(plan.members[0][1]))
+                                        review=plan.roles.review_member(plan.members[0][1]),
+                                        batch=self.api_options.get("batch", False),
+                                        api=self.api_options.get("api") or "chat")
         typer.echo(f"{count} prompt(s); nothing judged", err=True)
         if self.review_judge:
             typer.echo("the review prompts hold the first judge's texts; not shown", err=True)
         for estimate in estimates:
             typer.echo(estimate.report(), err=True)
 
-    def load(self, plan: Plan) -> Assembled:
-        """Load every judge the plan names (each once)."""
+    def load(self, plan: Plan, output: str | None = None) -> Assembled:
+        """Load every judge the plan names (each once). ``output``: the command's output
+        file, which ``--batch`` keeps its state beside (None: stdout)."""
         from .assemble import assemble
 
         plan.roles.check()
         if not self.judge:
             raise JudgecliError("--judge is required (a model folder, a hub id, or "
                                 "openai:MODEL)")
-        return assemble(plan.roles, batch_size=self.batch_size, api_options=self.api_options,
+        api_options = {**self.api_options, "state_beside": output, "quiet": self.quiet} \
+            if self.api_options.get("batch") else self.api_options
+        return assemble(plan.roles, batch_size=self.batch_size, api_options=api_options,
                         local_options={"base_model": self.base_model}
                         if self.base_model else None)
 
@@ -289,6 +301,9 @@ def print_usage(built: Assembled) -> None:
 def finish(summary: RunSummary, built: Assembled) -> None:
     """The lines every run ends with; a run stopped at ``--max-cost`` is an error."""
     typer.echo(summary.line(), err=True)
+    if summary.rejected and summary.rejects:
+        typer.echo(f"judgecli: {summary.rejected} bad line(s) written to {summary.rejects}",
+                   err=True)
     print_usage(built)
     if built.cascade is not None:
         typer.echo(built.cascade.summary(), err=True)

@@ -19,12 +19,24 @@ def templates(
     typer.echo(describe(load_template(name)) if name else listing())
 
 
-def listing() -> str:
-    rows = [(n, t.kind, t.style, t.description)
-            for n, t in ((n, load_template(n)) for n in available())]
-    lines = [f"{'NAME':30s} {'KIND':6s} {'STYLE':10s} DESCRIPTION"]
-    lines += [f"{n:30s} {kind:6s} {style:10s} {description}"
-              for n, kind, style, description in rows]
+def listing(width: int | None = None) -> str:
+    """One line a template; ``width``: cut descriptions to it (a terminal's, when stdout is
+    one: piped, the lines are whole, for grep)."""
+    import shutil
+    import sys
+
+    if width is None and sys.stdout.isatty():
+        width = shutil.get_terminal_size().columns
+    rows = [("NAME", "KIND", "STYLE", "DESCRIPTION")]
+    rows += [(n, t.kind, t.style, t.description)
+             for n, t in ((n, load_template(n)) for n in available())]
+    name_width = max(len(row[0]) for row in rows)
+    lines = []
+    for n, kind, style, description in rows:
+        line = f"{n:{name_width}s}  {kind:6s} {style:10s} {description}"
+        if width and len(line) > width:
+            line = line[:max(width - 3, name_width)] + "..."
+        lines.append(line)
     lines.append("\n`judgecli templates NAME` shows one template's prompt.")
     return "\n".join(lines)
 
@@ -43,13 +55,21 @@ def score_line(template: Template) -> str:
         + "; score mode reads it from next-token probabilities"
 
 
+def parser_line(template: Template) -> str:
+    """The parser's name, or what a parser declared as data reads."""
+    from .parser_specs import decode, is_data
+
+    name = f"data: {decode(template.parser).describe()}" if is_data(template.parser) \
+        else template.parser
+    return name + (f" ({template.count} scores)" if isinstance(template.count, int) else "")
+
+
 def describe(template: Template) -> str:
     fields = [("name", template.name), ("description", template.description),
               ("source", template.source), ("kind", template.kind),
               ("style", template.style), ("turns", str(template.turns)),
               ("requires", ", ".join(template.requires) or "-"),
-              ("parser", template.parser + (f" ({template.count} scores)"
-                                            if isinstance(template.count, int) else "")),
+              ("parser", parser_line(template)),
               ("score line", score_line(template)), ("file", template.path)]
     lines = [f"{key + ':':13s}{value}" for key, value in fields if value]
     texts = [("system", template.system), ("user", template.user)] \

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .parsers import A, B, TIE, Parsed, verdict_from_scores
+from .choices import COMBINE_RULES
+from .parsers import TIE, A, B, Parsed, verdict_from_scores
 
-COMBINE_RULES = ("strict", "average")
 _FLIP = {A: B, B: A, TIE: TIE}
 # Arena-Hard's five-level verdict seen from the other order (its games 1 and 2).
 _FLIP5 = {"A>>B": "B>>A", "A>B": "B>A", "A=B": "A=B", "B>A": "A>B", "B>>A": "A>>B"}

@@ -123,6 +123,14 @@ def iter_raw(path: str) -> Iterator[tuple[int, bytes]]:
             stream.close()
 
 
+def count_lines(path: str) -> int | None:
+    """Non-blank lines in a file, for a progress bar (None for stdin)."""
+    if path == STDIN:
+        return None
+    with open(path, "rb") as handle:
+        return sum(1 for line in handle if line.strip())
+
+
 def first_record(path: str, *, skip_invalid: bool = False,
                  ) -> tuple[int, dict[str, Any]] | None:
     """The first non-blank line of a JSONL file or stdin, parsed (with ``skip_invalid``, the

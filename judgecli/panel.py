@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from .choices import VOTES
 from .confidence import order_average
 from .errors import BudgetExhausted, JudgecliError
 from .parsers import FAIL, PASS, TIE, A, B
@@ -40,7 +41,6 @@ from .records import MULTI, PAIR, Item
 from .runner import Judging
 from .templates import Template
 
-VOTES = ("majority", "mean", "unanimous")
 PAIR_VERDICTS = (A, B, TIE)
 BINARY_VERDICTS = (PASS, FAIL)
 

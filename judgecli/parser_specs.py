@@ -90,6 +90,22 @@ class DataParser:
                 return lead + match.start(1), match.group(1)
         return None
 
+    def describe(self) -> str:
+        """One line for ``judgecli templates NAME``: what is read, and what it becomes."""
+        which = "last match" if self.last else "first match"
+        patterns = " or ".join(p.pattern for p in self.patterns)
+        if self.kind == "verdict":
+            to = "five-level " if self.five else ""
+            gives = f"{to}verdict " + ", ".join(f"{k} -> {v}" for k, v in self.mapping)
+        else:
+            bounds = "" if self.low is None and self.high is None else \
+                f" in [{self.low:g}, {self.high:g}]" if None not in (self.low, self.high) \
+                else f" >= {self.low:g}" if self.low is not None else f" <= {self.high:g}"
+            gives = f"{'an integer' if self.number == 'int' else 'a number'}{bounds}"
+            if self.values:
+                gives += f", one of {', '.join(self.values)}"
+        return f"pattern {patterns} ({which}) -> {gives}"
+
     def mapped(self, written: str) -> str | None:
         key = written.upper() if self.case == "upper" else \
             written.lower() if self.case == "lower" else written

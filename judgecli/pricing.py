@@ -1,13 +1,15 @@
 """What judging through an API costs: a price table, token estimates, and a meter.
 
 Prices are USD per million tokens (input, output) at OpenAI's standard tier, from
-https://openai.com/api/pricing as published in 2025 (no batch or cached-input discounts, so
-costs are upper bounds for cached prompts). Prices change: ``--price-in``/``--price-out``
-override them, and a model not listed has an unknown cost unless they are given.
+https://openai.com/api/pricing as published in 2025 (no cached-input discounts, so costs are
+upper bounds for cached prompts); the Batch API (``--batch``) costs ``BATCH_FACTOR`` of them.
+Prices change: ``--price-in``/``--price-out`` override them, and a model not listed has an
+unknown cost unless they are given.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass
@@ -45,6 +47,11 @@ PRICES: dict[str, tuple[float, float]] = {
     "o4-mini": (1.10, 4.40),
 }
 
+# OpenAI's Batch API: "50% cost discount compared to synchronous APIs"
+# (platform.openai.com/docs/guides/batch), on input and output tokens alike.
+BATCH_FACTOR = 0.5
+BATCH_NOTE = "Batch API price"
+
 # A dated snapshot costs what its family costs: gpt-4o-2024-08-06 -> gpt-4o, gpt-4-0613 -> gpt-4.
 _SNAPSHOT = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{4})$")
 
@@ -76,6 +83,17 @@ class Price:
         return (prompt_tokens * self.per_million_in
                 + completion_tokens * self.per_million_out) / 1e6
 
+    def scaled(self, factor: float) -> Price:
+        return Price(self.per_million_in * factor, self.per_million_out * factor)
+
+
+def payload_size(payload: str | list[dict[str, str]]) -> tuple[int, int]:
+    """(UTF-8 bytes of its JSON, chat messages) of what a request carries: its ``messages``
+    or its raw ``prompt``. What ``CostMeter.bound`` takes, so that a dry run and a batch's
+    check against --max-cost count the same bytes."""
+    size = len(json.dumps(payload, ensure_ascii=False).encode("utf-8"))
+    return size, len(payload) if isinstance(payload, list) else 0
+
 
 def resolve_price(model: str, price_in: float | None = None,
                   price_out: float | None = None) -> Price | None:
@@ -99,13 +117,15 @@ class CostMeter:
     take spent plus booked money over the cap is not sent, so the cap holds with requests in
     flight."""
 
-    def __init__(self, price: Price | None, max_cost: float | None = None) -> None:
+    def __init__(self, price: Price | None, max_cost: float | None = None, *,
+                 note: str | None = None) -> None:
+        """``note``: what the cost line says of the price (the Batch API's)."""
         if max_cost is not None and price is None:
             raise JudgecliError("--max-cost needs the model's price; give --price-in and "
                                 "--price-out (USD per million tokens)")
         if max_cost is not None and max_cost < 0:
             raise JudgecliError("--max-cost must not be negative")
-        self.price, self.max_cost = price, max_cost
+        self.price, self.max_cost, self.note = price, max_cost, note
         self.prompt_tokens = self.completion_tokens = 0
         self.requests = self.cached = 0
         self.spent = self.booked = 0.0
@@ -146,7 +166,7 @@ class CostMeter:
             line += f"; {self.cached:,} answered from the cache (free)"
         if self.price is None:
             return line + "; cost unknown (no price for this model; see --price-in/--price-out)"
-        return line + f"; cost ${self.spent:.4f}"
+        return line + f"; cost ${self.spent:.4f}" + (f" ({self.note})" if self.note else "")
 
 
 class Estimate:
@@ -154,13 +174,18 @@ class Estimate:
 
     def __init__(self, model: str, max_new_tokens: int, *, price_in: float | None = None,
                  price_out: float | None = None, role: str | None = None,
-                 unknown_tokens: int = 0) -> None:
+                 unknown_tokens: int = 0, batch: bool = False, api: str = "chat") -> None:
         """``unknown_tokens``: at most this many more prompt tokens a request, not known
-        before judging (a reviewer's prompt holds the first judge's text)."""
+        before judging (a reviewer's prompt holds the first judge's text). ``batch``: at
+        the Batch API's price, with the worst case that --max-cost must allow before a
+        batch is submitted (``api``: how the prompts are sent, which that counts)."""
         self.model, self.max_new_tokens = model, max_new_tokens
         self.role, self.unknown_tokens = role, unknown_tokens
-        self.price = resolve_price(model, price_in, price_out)
+        self.batch, self.api = batch, api
+        price = resolve_price(model, price_in, price_out)
+        self.price = price.scaled(BATCH_FACTOR) if batch and price is not None else price
         self.requests = self.prompt_tokens = 0
+        self.worst = 0.0  # the sum of CostMeter.bound over the requests (batch only)
 
     def add(self, prompt: Prompt) -> None:
         if prompt.text is not None:
@@ -170,6 +195,15 @@ class Estimate:
             self.prompt_tokens += estimate_tokens("".join(m["content"] for m in messages),
                                                   len(messages))
         self.requests += 1
+        if self.batch:
+            # As the judge sends it (OpenAIJudge._body): a text prompt is the raw prompt of
+            # /v1/completions, or one user message.
+            payload: str | list[dict[str, str]] = prompt.text if self.api == "completions" \
+                and prompt.text is not None else \
+                [{"role": "user", "content": prompt.text}] if prompt.text is not None else \
+                [dict(m) for m in prompt.messages or ()]
+            size, messages = payload_size(payload)
+            self.worst += CostMeter(self.price).bound(size, messages, self.max_new_tokens)
 
     def report(self) -> str:
         most = self.requests * self.max_new_tokens
@@ -188,5 +222,9 @@ class Estimate:
                           "--price-out)"
         low = self.price.cost(self.prompt_tokens, 0)
         rest = " + the first judge's texts" if unknown else ""
-        return line + f"; cost ~${low:.4f} for the prompts + at most " \
-                      f"${self.price.cost(unknown, most):.4f} for the completions{rest}"
+        line += f"; cost ~${low:.4f} for the prompts + at most " \
+                f"${self.price.cost(unknown, most):.4f} for the completions{rest}"
+        if self.batch:
+            line += f" ({BATCH_NOTE}); a batch is submitted only if --max-cost allows its " \
+                    f"worst case, ${self.worst:.4f} here (a token per prompt byte){rest}"
+        return line

@@ -85,7 +85,13 @@ class FaultServer:
                  rates: dict[str, float] | None = None, retry_after: float | None = 1.0,
                  hang: float = 2.0, seed: int = 0, logprobs: bool = True,
                  max_requests: int = 100_000, lifetime: float = 300.0,
-                 reply: Callable[[str], str] = judge_reply) -> None:
+                 reply: Callable[[str], str] = judge_reply,
+                 quota: tuple[int, float] | None = None, capacity: int | None = None) -> None:
+        """``quota`` (n, seconds): an account allowed n requests a window of that many
+        seconds; every reply says what is left as OpenAI's x-ratelimit-* headers do, and a
+        request over it is a 429 with those headers (remaining 0) and no Retry-After.
+        ``capacity``: a server that answers a 429 with no guidance at all (no Retry-After,
+        no rate-limit headers) to a request that finds that many already in flight."""
         for fault in list((script or {}).values()) + [list(rates or {})]:
             unknown = set(fault) - set(FAULTS)
             if unknown:
@@ -95,7 +101,11 @@ class FaultServer:
         self.retry_after, self.hang, self.logprobs = retry_after, hang, logprobs
         self.max_requests, self.lifetime, self.reply = max_requests, lifetime, reply
         self._random = random.Random(seed)
+        self.quota, self.capacity = quota, capacity
+        self._quota_window, self._quota_used = -1, 0
+        self._started = time.monotonic()
         self.attempts: Counter[str] = Counter()  # prompt key -> requests received
+        self.rejected: Counter[str] = Counter()  # 429s for "quota" and "overload"
         self.served: Counter[str] = Counter()  # prompt key -> 200 replies sent
         self.log: list[tuple[float, str, str, str]] = []  # (time, item tag, outcome, path)
         self.headers: list[dict[str, str]] = []
@@ -204,14 +214,36 @@ class FaultServer:
         self.headers.append(headers)
         plan = self.script.get(tag, [])
         outcome = plan[attempt] if attempt < len(plan) else self._draw()
+        if self.capacity is not None and self.in_flight >= self.capacity:
+            outcome = "overload"
+        limits = self._quota_headers()
+        if limits is not None and limits["x-ratelimit-remaining-requests"] == "-1":
+            limits["x-ratelimit-remaining-requests"] = "0"
+            outcome = "quota"
         self.log.append((time.monotonic(), tag, outcome, path))
         self.in_flight += 1
         self.peak = max(self.peak, self.in_flight)
         try:
             await asyncio.sleep(self.latency + self._random.uniform(0, self.jitter))
-            return await self._reply(outcome, writer, request, prompt, chat, key, headers)
+            return await self._reply(outcome, writer, request, prompt, chat, key, headers,
+                                     limits or {})
         finally:
             self.in_flight -= 1
+
+    def _quota_headers(self) -> dict[str, str] | None:
+        """This request's x-ratelimit-* headers under ``quota`` (remaining -1: over it)."""
+        if self.quota is None:
+            return None
+        allowed, period = self.quota
+        elapsed = time.monotonic() - self._started
+        window = int(elapsed // period)
+        if window != self._quota_window:
+            self._quota_window, self._quota_used = window, 0
+        self._quota_used += 1
+        left = allowed - self._quota_used
+        return {"x-ratelimit-limit-requests": str(allowed),
+                "x-ratelimit-remaining-requests": str(max(left, -1)),
+                "x-ratelimit-reset-requests": f"{period - elapsed % period:.3f}s"}
 
     def _draw(self) -> str:
         roll, edge = self._random.random(), 0.0
@@ -222,7 +254,8 @@ class FaultServer:
         return "ok"
 
     async def _reply(self, outcome: str, writer: asyncio.StreamWriter, request: dict[str, Any],
-                     prompt: str, chat: bool, key: str, headers: dict[str, str]) -> bool:
+                     prompt: str, chat: bool, key: str, headers: dict[str, str],
+                     limits: dict[str, str]) -> bool:
         if outcome == "drop":
             writer.transport.abort()
             return False
@@ -230,6 +263,11 @@ class FaultServer:
             await asyncio.sleep(self.hang)
             writer.transport.abort()
             return False
+        if outcome in ("quota", "overload"):
+            self.rejected[outcome] += 1
+            await self._send(writer, 429, {"error": {"message": "Rate limit reached",
+                                                     "type": "requests"}}, limits)
+            return True
         if outcome == "429":
             extra = {"retry-after": f"{self.retry_after:g}"} if self.retry_after is not None \
                 else {}
@@ -253,7 +291,7 @@ class FaultServer:
             return True
         text = "I would rather not say." if outcome == "unparseable" else self.reply(prompt)
         self.served[key] += 1
-        await self._send(writer, 200, self._completion(request, prompt, text, chat))
+        await self._send(writer, 200, self._completion(request, prompt, text, chat), limits)
         return True
 
     def _completion(self, request: dict[str, Any], prompt: str, text: str,
@@ -299,8 +337,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--latency", type=float, default=0.1)
     parser.add_argument("--lifetime", type=float, default=300.0)
+    parser.add_argument("--rates", default="", help="faults drawn at random, e.g. "
+                        "429=0.2,503=0.05,malformed=0.01")
+    parser.add_argument("--retry-after", type=float, default=1.0)
+    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    server = FaultServer(latency=args.latency, lifetime=args.lifetime)
+    rates = {k: float(v) for k, _, v in (part.partition("=") for part in
+                                         args.rates.split(",") if part)}
+    server = FaultServer(latency=args.latency, lifetime=args.lifetime, rates=rates,
+                         retry_after=args.retry_after, seed=args.seed)
     with server:
         print(server.url, flush=True)
         server._stopped.wait(args.lifetime + 1)

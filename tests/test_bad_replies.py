@@ -158,9 +158,9 @@ def test_an_unreadable_distribution_is_that_orders_error(tmp_path: Path) -> None
 
 def test_a_failure_while_combining_the_orders_is_the_judgments_error(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from judgecli import runner
+    from judgecli import judging as judging_module
 
-    real = runner.indicators
+    real = judging_module.indicators
 
     def indicators(results, completions, verdict):  # type: ignore[no-untyped-def]
         if "ITEM-odd" in (completions[0].text or ""):
@@ -174,7 +174,7 @@ def test_a_failure_while_combining_the_orders_is_the_judgments_error(
             return [Completion(text=f"{_TAG.search(_prompt_text(r)).group(0)}: [[B]]")  # type: ignore[union-attr]
                     for r in requests]
 
-    monkeypatch.setattr(runner, "indicators", indicators)
+    monkeypatch.setattr(judging_module, "indicators", indicators)
     judging = Judging(Echo(), JudgeOptions(template=load_template("mtbench-pair")))
     records = judging.judge_items(list(_items(tmp_path, pairs("a", "odd"))))
     good, odd = (r["judgment"] for r in records)

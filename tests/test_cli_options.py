@@ -255,6 +255,22 @@ def test_templates_lists_with_a_header_and_shows_one() -> None:
     assert result.exit_code != 0
 
 
+def test_templates_show_a_data_parser_as_what_it_reads_and_align_every_name() -> None:
+    from judgecli import available
+
+    text = CliRunner().invoke(app, ["templates", "alpacaeval2"]).output
+    parser = next(line for line in text.splitlines() if line.startswith("parser:"))
+    assert parser == "parser:      data: pattern \\A\\s*(m|M)\\s*\\Z (first match) -> " \
+                     "verdict M -> B, m -> A"  # not the encoded regex:{...} spec
+    text = CliRunner().invoke(app, ["templates", "prometheus-absolute"]).output
+    assert "-> an integer in [1, 5], one of 1, 2, 3, 4, 5" in text
+    lines = CliRunner().invoke(app, ["templates"]).output.splitlines()
+    rows = [line for line in lines if line.split(" ")[0] in available() + ["NAME"]]
+    assert len(rows) == len(available()) + 1
+    # Every KIND column starts at one place, even after the longest name.
+    assert len({line.index(line.split()[1], len(line.split()[0])) for line in rows}) == 1
+
+
 FASTCHAT = Path(__file__).parent / "data" / "fastchat_judge_prompts.jsonl"
 
 

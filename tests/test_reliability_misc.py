@@ -56,7 +56,7 @@ class CarelessServer(FaultServer):
     """Its error bodies quote the Authorization header back, as careless proxies do."""
 
     async def _reply(self, outcome: str, writer: Any, request: dict[str, Any], prompt: str,
-                     chat: bool, key: str, headers: dict[str, str]) -> bool:
+                     chat: bool, key: str, headers: dict[str, str], *more: Any) -> bool:
         said = headers.get("authorization", "")
         if outcome in ("429", "500", "503"):
             extra = {"retry-after": "0.01"} if outcome == "429" else {}
@@ -64,7 +64,8 @@ class CarelessServer(FaultServer):
                 "message": f"{said} refused; key={said.removeprefix('Bearer ')}",
                 "type": "server_error", "key": said}}, extra)
             return True
-        return await super()._reply(outcome, writer, request, prompt, chat, key, headers)
+        return await super()._reply(outcome, writer, request, prompt, chat, key, headers,
+                                    *more)
 
 
 def test_a_planted_key_never_leaves_the_process(tmp_path: Path) -> None:
@@ -107,10 +108,12 @@ def test_exception_text_never_holds_the_key(tmp_path: Path) -> None:
 def test_a_key_echoed_in_a_reply_is_scrubbed(tmp_path: Path) -> None:
     class EchoServer(FaultServer):
         async def _reply(self, outcome: str, writer: Any, request: dict[str, Any],
-                         prompt: str, chat: bool, key: str, headers: dict[str, str]) -> bool:
+                         prompt: str, chat: bool, key: str, headers: dict[str, str],
+                         *more: Any) -> bool:
             said = headers.get("authorization", "")
             self.reply = lambda p: f"{judge_reply(p)}\n(served to {said})"  # type: ignore
-            return await super()._reply(outcome, writer, request, prompt, chat, key, headers)
+            return await super()._reply(outcome, writer, request, prompt, chat, key, headers,
+                                        *more)
 
     source = write_jsonl(tmp_path / "in.jsonl", bench.items(1, "e"))
     with EchoServer() as server:

@@ -49,6 +49,11 @@ def load_judge(spec: str, **options: Any) -> Judge:
     """Load the judge a spec names; options are the backend's keyword arguments."""
     prefix, model = split_spec(spec)
     module_name, class_name, requirement = BACKENDS[prefix]
+    if options.pop("batch", False):  # --batch: the same judge through OpenAI's Batch API
+        if prefix != "openai":
+            raise JudgeLoadError(f"--batch: only for API judges (--judge openai:MODEL), not "
+                                 f"'{spec}'")
+        module_name, class_name = "judgecli.backends.openai_batch", "OpenAIBatchJudge"
     if importlib.util.find_spec(requirement) is None:
         raise JudgeLoadError(f"the '{prefix}' judge backend needs the '{requirement}' package; "
                              f"pip install {requirement}")

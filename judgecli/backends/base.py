@@ -47,7 +47,22 @@ class Judge(ABC):
     @abstractmethod
     def complete(self, requests: Sequence[Request]) -> list[Completion]:
         """Judge a batch; one Completion per request, in order. A failed request is a
-        Completion with ``error`` set, never an exception for the whole batch."""
+        Completion with ``error`` set, never an exception for the whole batch. On Ctrl-C,
+        a backend may set ``completions`` on the KeyboardInterrupt (one entry per request,
+        None for those unfinished), so that the finished ones are written."""
+
+    #: Whether ``start`` begins the work at once, so that a runner may hand over the next
+    #: window before finishing the last (``runner.judge_file``).
+    overlaps = False
+
+    def start(self, requests: Sequence[Request]) -> Any:
+        """Hand over a batch to be finished by ``finish``; by default nothing begins before
+        ``finish`` (which calls ``complete``)."""
+        return list(requests)
+
+    def finish(self, ticket: Any) -> list[Completion]:
+        """The completions of a batch handed over by ``start``, in order."""
+        return self.complete(ticket)
 
     def preferred_batch(self) -> int:
         """How many requests the judge likes to receive at once."""

@@ -175,18 +175,23 @@ class TransformersJudge(Judge):
         growth = [0 if r.score_line is not None else r.max_new_tokens for r in requests]
         results: list[Completion | None] = [None] * len(requests)
         pending = self.plan_batches(encoded, growth)
-        while pending:
-            chunk, budget = pending.pop(0), self.token_budget
-            for mode in ("score", "explain"):
-                rows = [i for i in chunk
-                        if (requests[i].score_line is not None) == (mode == "score")]
-                if rows:
-                    self._run(rows, encoded, growth, requests, mode, results)
-            if self.token_budget != budget and pending:
-                # Out of memory: the batches still to run are planned again, smaller.
-                rest = [i for batch in pending for i in batch]
-                plan = self.plan_batches([encoded[i] for i in rest], [growth[i] for i in rest])
-                pending = [[rest[k] for k in batch] for batch in plan]
+        try:
+            while pending:
+                chunk, budget = pending.pop(0), self.token_budget
+                for mode in ("score", "explain"):
+                    rows = [i for i in chunk
+                            if (requests[i].score_line is not None) == (mode == "score")]
+                    if rows:
+                        self._run(rows, encoded, growth, requests, mode, results)
+                if self.token_budget != budget and pending:
+                    # Out of memory: the batches still to run are planned again, smaller.
+                    rest = [i for batch in pending for i in batch]
+                    plan = self.plan_batches([encoded[i] for i in rest],
+                                             [growth[i] for i in rest])
+                    pending = [[rest[k] for k in batch] for batch in plan]
+        except KeyboardInterrupt as stop:
+            stop.completions = results  # type: ignore[attr-defined]  # the batches done
+            raise
         return [r for r in results if r is not None]
 
     def _run(self, rows: list[int], encoded: Sequence[list[int]], growth: Sequence[int],

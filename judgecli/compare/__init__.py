@@ -125,7 +125,7 @@ def build_pairs(files: Sequence[str], *, mapping: dict[str, str] | None = None,
 def _rejects(path: str, counts: dict[str, int]) -> Callable[[int, str, InputError], None]:
     """A sink for ``path``'s bad records, opened at the first one."""
     from ..jsonl import dumps
-    from ..runner import rejected_path
+    from ..rejects import rejected_path
 
     def reject(line: int, raw: str, error: InputError) -> None:
         counts[path] = counts.get(path, 0) + 1
