@@ -108,7 +108,7 @@ TimeoutOpt = Annotated[float | None, typer.Option(
     min=0.001, metavar="SECONDS", help="Before a request counts as timed out (default 60).")]
 RetriesOpt = Annotated[int | None, typer.Option(
     min=0, metavar="N", help="Retries of a request after 429, 5xx, timeouts, dropped "
-                             "connections or malformed replies (default 6).")]
+                             "connections or malformed replies (default 8).")]
 MaxCostOpt = Annotated[float | None, typer.Option(
     min=0, metavar="USD", help="Stop before spending more than this; everything judged so "
                                "far is kept (finish with --resume).")]

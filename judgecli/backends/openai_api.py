@@ -68,7 +68,7 @@ class OpenAIJudge(Attempts, Judge):
 
     def __init__(self, model: str, *, base_url: str | None = None, api: str = "chat",
                  concurrency: int = 16, rpm: float | None = None, tpm: float | None = None,
-                 temperature: float = 0.0, timeout: float = 60.0, retries: int = 6,
+                 temperature: float = 0.0, timeout: float = 60.0, retries: int = 8,
                  backoff_base: float = 0.5, backoff_cap: float = 60.0,
                  max_retry_after: float = 300.0, logprobs: bool = True, cache: bool = True,
                  cache_dir: str | None = None, max_cost: float | None = None,
