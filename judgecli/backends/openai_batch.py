@@ -186,12 +186,7 @@ class OpenAIBatchJudge(OpenAIJudge):
             state.save()  # uploads cost nothing; a batch is paid for once created
         for part in state.parts:
             if "batch_id" not in part and state.keys:  # uploaded now: no batch of it yet
-                made = self._api("create a batch", functools.partial(
-                    self._client.batches.create, input_file_id=part["input_file_id"],
-                    endpoint=self._url(), completion_window="24h",
-                    metadata={"judgecli": state.digest}), state)
-                part.update(batch_id=made.id, status=made.status)
-                state.save()
+                self._create(part, state)
             elif "batch_id" not in part:
                 self._adopt(part, state)
         self._say(f"{sum(p['requests'] for p in state.parts):,} request(s) in "
@@ -233,10 +228,16 @@ class OpenAIBatchJudge(OpenAIJudge):
         made = next((b for b in found.data if b.input_file_id == part["input_file_id"]),
                     None)
         if made is None:
-            made = self._api("create a batch", functools.partial(
-                self._client.batches.create, input_file_id=part["input_file_id"],
-                endpoint=self._url(), completion_window="24h",
-                metadata={"judgecli": state.digest}), state)
+            return self._create(part, state)
+        part.update(batch_id=made.id, status=made.status)
+        state.save()
+
+    def _create(self, part: dict[str, Any], state: BatchState) -> None:
+        """Create the batch of an uploaded file, and write its id down at once."""
+        made = self._api("create a batch", functools.partial(
+            self._client.batches.create, input_file_id=part["input_file_id"],
+            endpoint=self._url(), completion_window="24h",
+            metadata={"judgecli": state.digest}), state)
         part.update(batch_id=made.id, status=made.status)
         state.save()
 
