@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from judgecli.jsonl import dumps
+from judgecli.io.jsonl import dumps
 from judgecli.report import ReportOptions, build_report
 from judgecli.report.convert import alpacaeval
 

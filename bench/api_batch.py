@@ -46,8 +46,8 @@ def run(tmp: Path, url: str, out: str, *args: str, poll: float = 0.2,
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
     env.update(OPENAI_API_KEY="sk-bench", JUDGECLI_CACHE_DIR=str(tmp / "cache"),
                JUDGECLI_BATCH_POLL=str(poll))
-    code = ["-c", "import sys, judgecli.backends.openai_batch as b; "
-            f"b.MAX_REQUESTS = {limit}; from judgecli.cli import main; "
+    code = ["-c", "import sys, judgecli.backends.openai.batch as b; "
+            f"b.MAX_REQUESTS = {limit}; from judgecli.cli.commands import main; "
             "sys.argv[0] = 'judgecli'; main()"] if limit else ["-m", "judgecli"]
     started = time.perf_counter()
     done = subprocess.run([sys.executable, *code, "judge", str(tmp / "in.jsonl"), "--judge",

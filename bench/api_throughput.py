@@ -71,8 +71,8 @@ def items(n: int) -> list[dict[str, object]]:
 
 def bench_backend(url: str, n: int, concurrency: int, transport: str) -> float:
     from judgecli.backends.base import Request
-    from judgecli.backends.openai_api import OpenAIJudge
-    from judgecli.records import Item  # noqa: F401  (the same import cost as a real run)
+    from judgecli.backends.openai.judge import OpenAIJudge
+    from judgecli.io.records import Item  # noqa: F401  (the same import cost as a real run)
     from judgecli.templates import Prompt
 
     judge = OpenAIJudge("bench", base_url=url, api_key="bench-key", concurrency=concurrency,
@@ -100,7 +100,7 @@ def bench_sdk(url: str, n: int, concurrency: int, transport: str) -> float:
 
     import openai
 
-    from judgecli.backends.openai_api import _http_client
+    from judgecli.backends.openai.judge import _http_client
 
     async def go() -> float:
         client = openai.AsyncOpenAI(api_key="bench-key", base_url=url, max_retries=0,
@@ -126,8 +126,8 @@ def bench_sdk(url: str, n: int, concurrency: int, transport: str) -> float:
 
 
 def bench_pipeline(url: str, n: int, concurrency: int, transport: str) -> float:
-    from judgecli.backends.openai_api import OpenAIJudge
-    from judgecli.runner import JudgeOptions, judge_file
+    from judgecli.backends.openai.judge import OpenAIJudge
+    from judgecli.judging.runner import JudgeOptions, judge_file
     from judgecli.templates import load_template
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -151,7 +151,7 @@ def bench_pipeline(url: str, n: int, concurrency: int, transport: str) -> float:
 
 def rendered(n: int, swap: bool) -> list[list[dict[str, str]]]:
     """The chat messages judgecli sends for ``n`` items (both orders with swap)."""
-    from judgecli.records import to_item
+    from judgecli.io.records import to_item
     from judgecli.templates import load_template
 
     template = load_template("mtbench-pair")
@@ -171,7 +171,7 @@ def bench_bare(url: str, n: int, concurrency: int, transport: str, swap: bool
 
     import openai
 
-    from judgecli.backends.openai_api import _http_client
+    from judgecli.backends.openai.judge import _http_client
 
     prompts = rendered(n, swap)
     per_item = 2 if swap else 1
@@ -204,8 +204,8 @@ def bench_bare(url: str, n: int, concurrency: int, transport: str, swap: bool
 def bench_judgecli(url: str, n: int, concurrency: int, transport: str, swap: bool
                    ) -> tuple[float, int]:
     """judgecli's pipeline on the same items; (seconds, items without a verdict)."""
-    from judgecli.backends.openai_api import OpenAIJudge
-    from judgecli.runner import JudgeOptions, judge_file
+    from judgecli.backends.openai.judge import OpenAIJudge
+    from judgecli.judging.runner import JudgeOptions, judge_file
     from judgecli.templates import load_template
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -53,7 +53,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from fault_server import FaultServer  # noqa: E402
 
-from judgecli.cache import FILENAME, cache_key  # noqa: E402
+from judgecli.backends.openai.cache import FILENAME, cache_key  # noqa: E402
 
 KEY = "sk-planted-" + "7d1e0c9a4b" * 3  # must never leave the process that was given it
 FAULT_RATES = {"429": 0.20, "500": 0.025, "503": 0.025, "timeout": 0.02, "malformed": 0.01}
@@ -390,9 +390,9 @@ class FaultResult:
 
 def fault_campaign(work: Path, n_requests: int, *, retries: int = 6, concurrency: int = 32,
                    seed: int = 0) -> FaultResult:
-    from judgecli.backends.openai_api import OpenAIJudge
-    from judgecli.records import to_item
-    from judgecli.runner import JudgeOptions, judge_file
+    from judgecli.backends.openai.judge import OpenAIJudge
+    from judgecli.io.records import to_item
+    from judgecli.judging.runner import JudgeOptions, judge_file
     from judgecli.templates import load_template
 
     n = n_requests // 2

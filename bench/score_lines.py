@@ -30,7 +30,7 @@ def main() -> None:
     from transformers.utils import logging
 
     from judgecli import JudgeOptions, Judging, load_judge, load_template
-    from judgecli.records import to_item
+    from judgecli.io.records import to_item
 
     logging.disable_progress_bar()
     print(f"judgecli from {Path(judgecli.__file__).parent}")

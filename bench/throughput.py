@@ -117,7 +117,7 @@ def make_pairs(folder: Path, n: int, seed: int = 1) -> list[dict]:
     from transformers import AutoTokenizer
 
     from judgecli import load_template
-    from judgecli.records import to_item
+    from judgecli.io.records import to_item
 
     tokenizer = AutoTokenizer.from_pretrained(folder)
     words = json.loads((folder / "words.json").read_text())
@@ -155,7 +155,7 @@ def main() -> None:
     import torch
 
     from judgecli import JudgeOptions, Judging, Request, judge_file, load_judge, load_template
-    from judgecli.records import to_item
+    from judgecli.io.records import to_item
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     size = args.size or ("7b" if device == "cuda" else "25m")

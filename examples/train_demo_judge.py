@@ -184,7 +184,7 @@ def _with_reply(tokenizer, ids: list[int], row: dict, order: str) -> tuple[list[
 
 def _item(row: dict):
     """The row as ``judgecli judge`` reads it, so the prompt is the one judgecli sends."""
-    from judgecli.records import to_item
+    from judgecli.io.records import to_item
 
     return to_item(row, file="demo", line=0)
 

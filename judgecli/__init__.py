@@ -16,19 +16,20 @@ _EXPORTS = {
     "Completion": "backends", "Judge": "backends", "Request": "backends",
     "load_judge": "backends", "InputError": "errors", "JudgecliError": "errors",
     "JudgeLoadError": "errors", "OutputError": "errors", "TemplateError": "errors",
-    "Panel": "panel", "Item": "records", "read_items": "records", "Review": "review",
-    "JudgeOptions": "runner", "Judging": "runner", "RunSummary": "runner",
-    "dry_run": "runner", "judge_file": "runner", "Prompt": "templates",
+    "Panel": "roles.panel", "Item": "io.records", "read_items": "io.records",
+    "Review": "roles.review",
+    "JudgeOptions": "judging.runner", "Judging": "judging.runner", "RunSummary": "judging.runner",
+    "dry_run": "judging.runner", "judge_file": "judging.runner", "Prompt": "templates",
     "Template": "templates", "available": "templates", "load_template": "templates",
 }
 
 if TYPE_CHECKING:
     from .backends import Completion, Judge, Request, load_judge
     from .errors import InputError, JudgecliError, JudgeLoadError, OutputError, TemplateError
-    from .panel import Panel
-    from .records import Item, read_items
-    from .review import Review
-    from .runner import JudgeOptions, Judging, RunSummary, dry_run, judge_file
+    from .io.records import Item, read_items
+    from .judging.runner import JudgeOptions, Judging, RunSummary, dry_run, judge_file
+    from .roles.panel import Panel
+    from .roles.review import Review
     from .templates import Prompt, Template, available, load_template
 
 

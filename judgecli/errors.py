@@ -55,21 +55,14 @@ class BudgetExhausted(JudgecliError):
 
     A backend raises it from ``complete`` with ``completions``: one entry per request,
     ``None`` for those not sent. The runner adds ``records``, those of the items whose
-    requests all completed, writes them, and leaves the other items for ``--resume``."""
+    requests all completed, writes them, and leaves the other items for ``--resume``
+    (``io.ids.records_by_item`` lines them up with the items again)."""
 
     def __init__(self, message: str, completions: list[Any] | None = None) -> None:
         super().__init__(message)
         self.completions: list[Any] = completions or []
         self.records: list[Any] = []
 
-    def records_for(self, items: list[Any]) -> list[Any]:
-        """The finished record of each of ``items`` (by id, as ``judge`` compares ids), in
-        their order; None for an item left for ``--resume``. What a wrapper of judgings (a
-        panel, a review, the cascade) needs to line its judgings' records up again."""
-        from .jsonl import id_key
-
-        by_id = {id_key(r["id"]): r for r in self.records}
-        return [by_id.get(id_key(item.id)) for item in items]
 
 
 class NothingJudged(JudgecliError):

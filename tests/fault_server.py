@@ -86,12 +86,16 @@ class FaultServer:
                  hang: float = 2.0, seed: int = 0, logprobs: bool = True,
                  max_requests: int = 100_000, lifetime: float = 300.0,
                  reply: Callable[[str], str] = judge_reply,
-                 quota: tuple[int, float] | None = None, capacity: int | None = None) -> None:
+                 quota: tuple[int, float] | None = None, capacity: int | None = None,
+                 hold_after: int | None = None) -> None:
         """``quota`` (n, seconds): an account allowed n requests a window of that many
         seconds; every reply says what is left as OpenAI's x-ratelimit-* headers do, and a
         request over it is a 429 with those headers (remaining 0) and no Retry-After.
         ``capacity``: a server that answers a 429 with no guidance at all (no Retry-After,
-        no rate-limit headers) to a request that finds that many already in flight."""
+        no rate-limit headers) to a request that finds that many already in flight.
+        ``hold_after``: answer that many requests, then hold every later one (``held``
+        counts them) until ``release()``: a client is then sure to be mid-run, whatever the
+        machine's speed (a test interrupts it there)."""
         for fault in list((script or {}).values()) + [list(rates or {})]:
             unknown = set(fault) - set(FAULTS)
             if unknown:
@@ -110,6 +114,8 @@ class FaultServer:
         self.log: list[tuple[float, str, str, str]] = []  # (time, item tag, outcome, path)
         self.headers: list[dict[str, str]] = []
         self.in_flight = self.peak = 0
+        self.hold_after, self.held = hold_after, 0
+        self._gate: asyncio.Event | None = None
         self.port = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -134,6 +140,12 @@ class FaultServer:
 
     def __exit__(self, *_: object) -> None:
         self.stop()
+
+    def release(self) -> None:
+        """Let the requests ``hold_after`` holds (and every later one) go on."""
+        self.hold_after = None
+        if self._loop is not None and self._gate is not None:
+            self._loop.call_soon_threadsafe(self._gate.set)
 
     def stop(self) -> None:
         if self._loop is not None and not self._stopped.is_set():
@@ -224,6 +236,11 @@ class FaultServer:
         self.in_flight += 1
         self.peak = max(self.peak, self.in_flight)
         try:
+            if self.hold_after is not None and self.total > self.hold_after:
+                if self._gate is None:
+                    self._gate = asyncio.Event()
+                self.held += 1
+                await self._gate.wait()
             await asyncio.sleep(self.latency + self._random.uniform(0, self.jitter))
             return await self._reply(outcome, writer, request, prompt, chat, key, headers,
                                      limits or {})

@@ -2,7 +2,7 @@
 (pass / fail) judgments, panels (``judgment.panel``) and reviews (``judgment.review``).
 
 The panel's own fields (verdict, votes, agreement) are worked out here with plain loops, as
-judgecli/panel.py describes them, so the report is checked against the records' own numbers.
+judgecli/roles/panel.py describes them, so the report is checked against the records' own numbers.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from sklearn.linear_model import LogisticRegression
 
 from judgecli.compare import _pair_summaries
 from judgecli.errors import InputError
-from judgecli.jsonl import dumps
+from judgecli.io.jsonl import dumps
 from judgecli.report import ReportOptions, build_report, render
 from judgecli.report.convert import alpacaeval
 

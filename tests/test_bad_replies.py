@@ -19,10 +19,10 @@ from conftest import read_jsonl, write_jsonl
 from fault_server import FaultServer, judge_reply
 
 from judgecli import load_template
-from judgecli.backends import openai_api
+from judgecli.backends.openai import judge as openai_api
 from judgecli.backends.base import Completion, Judge, Request
-from judgecli.backends.openai_api import OpenAIJudge
-from judgecli.runner import JudgeOptions, Judging, judge_file
+from judgecli.backends.openai.judge import OpenAIJudge
+from judgecli.judging.runner import JudgeOptions, Judging, judge_file
 
 KEY = "sk-test-" + uuid.uuid4().hex
 FAST = dict(api_key=KEY, retries=0, timeout=5.0, cache=False)
@@ -158,7 +158,7 @@ def test_an_unreadable_distribution_is_that_orders_error(tmp_path: Path) -> None
 
 def test_a_failure_while_combining_the_orders_is_the_judgments_error(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from judgecli import judging as judging_module
+    from judgecli.judging import core as judging_module
 
     real = judging_module.indicators
 
@@ -219,6 +219,6 @@ def test_a_logprob_reader_failure_is_that_items_error(tmp_path: Path,
 
 
 def _items(tmp: Path, rows: list[dict[str, str]]):  # type: ignore[no-untyped-def]
-    from judgecli.records import read_items
+    from judgecli.io.records import read_items
 
     return read_items(str(write_jsonl(tmp / "items.jsonl", rows)))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from judgecli.cache import FILENAME, Cache, cache_key, default_dir
+from judgecli.backends.openai.cache import FILENAME, Cache, cache_key, default_dir
 from judgecli.errors import JudgecliError
 
 
@@ -67,7 +67,7 @@ def test_an_unusable_cache_is_one_clear_error(tmp_path: Path) -> None:
 
 WRITER = """
 import sys
-from judgecli.cache import Cache, cache_key
+from judgecli.backends.openai.cache import Cache, cache_key
 cache = Cache(sys.argv[1])
 name = sys.argv[2]
 for i in range(300):

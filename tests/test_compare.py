@@ -12,7 +12,7 @@ from scipy.stats import binomtest
 
 from judgecli import JudgeOptions, load_template
 from judgecli.backends.base import Completion, Judge, Request
-from judgecli.cli import main
+from judgecli.cli.commands import main
 from judgecli.compare import CompareOptions, JoinError, build_pairs, compare
 from judgecli.errors import InputError
 

@@ -25,8 +25,8 @@ from conftest import read_jsonl, write_jsonl
 from fault_server import FaultServer
 
 from judgecli.backends.base import Completion, Judge, Request
-from judgecli.panel import Panel
-from judgecli.runner import JudgeOptions, Judging, judge_file
+from judgecli.roles.panel import Panel
+from judgecli.judging.runner import JudgeOptions, Judging, judge_file
 from judgecli.templates import load_template
 
 INTERRUPTED = re.compile(r"judgecli: interrupted; (\d+) written; finish with --resume")
@@ -121,18 +121,21 @@ def test_sigint_during_an_api_run_keeps_its_replies_and_resume_asks_nothing_twic
     write_jsonl(tmp_path / "in.jsonl", [{"id": i, "question": f"ITEM-{i} q", "answer_a":
                                          "GOOD", "answer_b": "BAD"} for i in range(n)])
     out = tmp_path / "out.jsonl"
-    with FaultServer(latency=0.2) as server:
+    # The server answers 24 requests and holds the rest: the SIGINT lands mid-run however
+    # slow the machine (it raced the run's end when the test waited on time).
+    with FaultServer(latency=0.02, hold_after=24) as server:
         # One window (64 items at concurrency 4) holds the whole run.
         command = [sys.executable, "-m", "judgecli", "judge", "in.jsonl", "--judge",
                    "openai:gpt-4o", "--base-url", server.url, "-t", "mtbench-pair", "-q",
                    "--concurrency", "4", "-o", str(out)]
         proc = subprocess.Popen(command, cwd=tmp_path, env=_env(tmp_path),
                                 stderr=subprocess.PIPE, text=True)
-        _wait_for(proc, lambda: server.total >= 24)  # some 20 replies in, the window unfinished
+        _wait_for(proc, lambda: server.held >= 1)  # 24 replies in, the window unfinished
         proc.send_signal(signal.SIGINT)
         err = proc.communicate(timeout=60)[1]
         asked_first = dict(server.attempts)
         written = read_jsonl(out)
+        server.release()
         resumed = subprocess.run([*command, "--resume"], cwd=tmp_path, env=_env(tmp_path),
                                  capture_output=True, text=True, timeout=120)
         attempts, log = dict(server.attempts), list(server.log)
@@ -160,18 +163,23 @@ def test_sigint_during_an_api_run_keeps_its_replies_and_resume_asks_nothing_twic
 
 
 # The tiny judge run as `judgecli judge`, telling a file how many prompts each batch held,
-# so that the test interrupts it between batches of its first window.
+# and waiting before its third batch until interrupted: the test's SIGINT lands between
+# batches of the first window, however fast the machine (it raced the run's end before).
 _HOOKED = """
-import sys
-import judgecli.backends.hf as hf
-real, path = hf.TransformersJudge._generate, sys.argv.pop(1)
+import sys, time
+import judgecli.backends.hf.judge as hf
+real, path, hold = hf.TransformersJudge._generate, sys.argv.pop(1), sys.argv.pop(1)
+calls = []
 def _generate(self, batch, max_new_tokens):
+    calls.append(len(batch))
+    if hold == "hold" and len(calls) == 3:
+        time.sleep(600)  # Ctrl-C comes here
     done = real(self, batch, max_new_tokens)
     with open(path, "a") as log:
         log.write(f"{len(batch)}\\n")
     return done
 hf.TransformersJudge._generate = _generate
-from judgecli.cli import main
+from judgecli.cli.commands import main
 sys.argv[0] = "judgecli"
 main()
 """
@@ -186,14 +194,14 @@ def test_sigint_during_a_local_window_keeps_its_finished_batches(
          "answer_b": "3"} for i in range(n)])
     out, log = tmp_path / "out.jsonl", tmp_path / "batches.log"
 
-    def command(*more: str) -> list[str]:
-        # The log's path is taken from argv before the CLI reads it (see _HOOKED).
-        return [sys.executable, "-c", _HOOKED, str(log), "judge", "in.jsonl", "--judge",
+    def command(*more: str, hold: str = "go") -> list[str]:
+        # The log's path and the hold flag are taken from argv before the CLI reads it.
+        return [sys.executable, "-c", _HOOKED, str(log), hold, "judge", "in.jsonl", "--judge",
                 str(tiny_judge), "-t", "judgelm-pair", "--mode", "explain",
                 "--max-new-tokens", "48", "--batch-size", "2", "-q", "-o", str(out), *more]
 
     # A window is 4 batches of 2 prompts, one item (both orders) a batch: items 0..3.
-    proc = subprocess.Popen(command(), cwd=tmp_path, env=_env(tmp_path),
+    proc = subprocess.Popen(command(hold="hold"), cwd=tmp_path, env=_env(tmp_path),
                             stderr=subprocess.PIPE, text=True)
     _wait_for(proc, lambda: log.exists() and len(log.read_text().split()) >= 2, timeout=120)
     proc.send_signal(signal.SIGINT)

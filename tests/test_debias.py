@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from judgecli.confidence import line_prob, verdict_probs
-from judgecli.debias import OrderResult, combine, map_back
+from judgecli.judging.confidence import line_prob, verdict_probs
+from judgecli.judging.debias import OrderResult, combine, map_back
 from judgecli.parsers import Parsed
 
 

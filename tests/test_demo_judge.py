@@ -11,7 +11,7 @@ import pytest
 from conftest import read_jsonl
 from sklearn.metrics import roc_auc_score
 
-from judgecli.records import PAIR, read_items
+from judgecli.io.records import PAIR, read_items
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 from conftest import read_jsonl, run_cli, write_jsonl
 
-from judgecli.backends import loading, split_spec
+from judgecli.backends import split_spec
+from judgecli.backends.hf import loading
 from judgecli.errors import JudgeLoadError
 from judgecli.templates import load_template
 
@@ -128,9 +129,9 @@ _LOADED: dict[str, object] = {}
 
 @pytest.fixture
 def load_once(monkeypatch):
-    """The CLI loads its judge through judgecli.assemble.load_judge; the first call loads
+    """The CLI loads its judge through judgecli.roles.assemble.load_judge; the first call loads
     it for real and later calls (the other mode, the other template) reuse it."""
-    import judgecli.assemble as assemble
+    import judgecli.roles.assemble as assemble
 
     real_load = assemble.load_judge
 

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from judgecli import load_template
 from judgecli.backends.base import Completion, Judge, Request
 from judgecli.errors import InputError
-from judgecli.records import read_items
-from judgecli.runner import JudgeOptions, Judging
+from judgecli.io.records import read_items
+from judgecli.judging.runner import JudgeOptions, Judging
 
 # At least 10,000 generated cases per CI run over the strategies below.
 CASES = int(os.environ.get("JUDGECLI_HYPOTHESIS_CASES", "4000"))
@@ -134,7 +134,7 @@ INJECTIONS = [
     ("mtbench-pair", "Assistant B answers. [[B]]", "B"),
 ])
 def test_injected_answers_never_change_parsing(injection, template, judge_text, expected) -> None:
-    from judgecli.records import to_item
+    from judgecli.io.records import to_item
 
     # The judge says B; answers that shout "A" must not change what is read.
     judging = Judging(FixedJudge(judge_text), JudgeOptions(template=load_template(template),

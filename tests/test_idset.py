@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from judgecli.idset import IdSet
+from judgecli.io.idset import IdSet
 
 
 def test_it_is_a_set_of_json_ids_across_its_runs() -> None:

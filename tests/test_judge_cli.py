@@ -59,7 +59,7 @@ def test_no_swap_and_stdin_stdout(tmp_path, tiny_judge, monkeypatch, capsys) -> 
 
 def test_dry_run_prints_exact_prompts(tmp_path, monkeypatch, capsys) -> None:
     from judgecli import load_template
-    from judgecli.records import to_item
+    from judgecli.io.records import to_item
 
     src = write_jsonl(tmp_path / "in.jsonl", pairs(2))
     code, out, _ = cli(monkeypatch, capsys, "judge", str(src), "--dry-run")

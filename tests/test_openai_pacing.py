@@ -14,9 +14,9 @@ import pytest
 from conftest import read_jsonl, write_jsonl
 from fault_server import FaultServer
 
-from judgecli.backends.openai_api import OpenAIJudge
-from judgecli.ratelimit import ServerLimits, Window, reset_seconds
-from judgecli.runner import JudgeOptions, judge_file
+from judgecli.backends.openai.judge import OpenAIJudge
+from judgecli.backends.openai.ratelimit import ServerLimits, Window, reset_seconds
+from judgecli.judging.runner import JudgeOptions, judge_file
 from judgecli.templates import load_template
 
 FAST = dict(api_key="sk-test", backoff_base=0.01, backoff_cap=0.05, timeout=5.0,
@@ -118,28 +118,31 @@ def test_window_serves_waiters_in_order_and_a_cancelled_one_gives_its_slot_back(
 # -- against the loopback server -------------------------------------------------------------
 def test_retry_after_delays_only_its_own_request(tmp_path: Path) -> None:
     tags = ["slow"] + [f"n{i}" for i in range(60)]
-    with FaultServer(latency=0.02, script={"slow": ["429", "ok"]}, retry_after=1.0) as server:
+    with FaultServer(latency=0.02, script={"slow": ["429", "ok"]}, retry_after=2.0) as server:
         summary, out, _ = run(server, tmp_path, tags, concurrency=4)
         log = list(server.log)
     assert summary.errors == 0 and [r["id"] for r in out] == tags
     refused_at = next(t for t, tag, outcome, _ in log if tag == "slow" and outcome == "429")
     retried_at = max(t for t, tag, _, _ in log if tag == "slow")
-    assert retried_at - refused_at >= 1.0  # it waited what the server asked
-    # Meanwhile the others went on (they were all held back for the whole second before).
-    during = [tag for t, tag, _, _ in log if refused_at < t < refused_at + 0.9 and tag != "slow"]
+    assert retried_at - refused_at >= 2.0  # it waited what the server asked
+    # Meanwhile the others went on: counted by the server's log, not timed (before, all
+    # were held back until the retry, and at most the 3 others in flight came in between).
+    during = [tag for t, tag, _, _ in log if refused_at < t < retried_at and tag != "slow"]
     assert len(during) >= 20
 
 
 def test_rate_limit_headers_pace_everyone_until_the_reset(tmp_path: Path) -> None:
     tags = [f"q{i}" for i in range(40)]
     with FaultServer(latency=0.01, quota=(10, 0.4)) as server:
-        summary, out, judge = run(server, tmp_path, tags, concurrency=8, retries=3)
+        summary, out, judge = run(server, tmp_path, tags, concurrency=8, retries=6)
         rejected, total = server.rejected["quota"], server.total
     assert summary.errors == 0 and [r["id"] for r in out] == tags
-    # Only requests already on their way when the account ran out can be refused: at most
-    # one concurrency's worth per window of the quota (4 windows of 10 for 40 requests).
+    # Only requests already on their way when the account ran out can be refused: about one
+    # concurrency's worth per window of the quota (4 windows of 10 for 40 requests; before,
+    # 100 were refused). The server's windows are wall-clock ones, so a loaded machine can
+    # shift a few requests across a reset: the bound is generous.
     print(f"quota 429s {rejected} of {total} requests")
-    assert rejected <= 8 and total == len(tags) + rejected
+    assert rejected <= 20 and total == len(tags) + rejected
 
 
 def test_unguided_429s_shrink_the_window_and_lose_nothing(tmp_path: Path) -> None:
@@ -155,10 +158,11 @@ def test_unguided_429s_shrink_the_window_and_lose_nothing(tmp_path: Path) -> Non
 
 
 def test_the_next_window_runs_behind_the_last_ones_straggler(tmp_path: Path) -> None:
-    # Windows of 4 items; the first item's only request waits out a 0.6 s Retry-After.
+    # Windows of 4 items; the first item's only request waits out a 2 s Retry-After (long
+    # enough for the second window's 4 requests on a loaded machine).
     tags = ["slow", "a1", "a2", "a3", "b0", "b1", "b2", "b3", "c0", "c1"]
     source = write_jsonl(tmp_path / "in.jsonl", pairs(*tags))
-    with FaultServer(latency=0.01, script={"slow": ["429", "ok"]}, retry_after=0.6) as server:
+    with FaultServer(latency=0.01, script={"slow": ["429", "ok"]}, retry_after=2.0) as server:
         judge = OpenAIJudge("gpt-4o", base_url=server.url, concurrency=2, **FAST)  # type: ignore[arg-type]
         try:
             summary = judge_file(str(source), str(tmp_path / "out.jsonl"), judge,

@@ -7,11 +7,11 @@ import random
 
 import pytest
 
-from judgecli.backends.token_probs import slot_probs
-from judgecli.confidence import verdict_probs
+from judgecli.backends.openai.token_probs import slot_probs
+from judgecli.judging.confidence import verdict_probs
 from judgecli.errors import BudgetExhausted, JudgecliError
-from judgecli.pricing import CostMeter, Estimate, Price, estimate_tokens, lookup, resolve_price
-from judgecli.ratelimit import Pace, backoff, retry_after
+from judgecli.backends.openai.pricing import CostMeter, Estimate, Price, estimate_tokens, lookup, resolve_price
+from judgecli.backends.openai.ratelimit import Pace, backoff, retry_after
 from judgecli.templates import Prompt
 
 SCORES = tuple(str(v) for v in range(1, 11))
@@ -111,10 +111,12 @@ def test_cost_meter_never_books_past_the_cap() -> None:
     meter.reserve(bound)  # 0.948 booked
     with pytest.raises(BudgetExhausted, match="--max-cost"):
         meter.reserve(bound)
-    meter.settle(bound, 30, 10)
+    meter.settle(30, 10)
+    meter.unbook(bound)
     assert meter.spent == pytest.approx(0.04) and meter.booked == pytest.approx(2 * bound)
-    meter.release(bound)
-    meter.release(bound)
+    meter.unbook(bound)
+    meter.unbook(bound)
+    assert meter.open == 0 and meter.booked == 0
     meter.reserve(bound)  # room again once the others came back
     assert "cost $0.0400" in meter.report() and "30 prompt + 10 completion" in meter.report()
     with pytest.raises(JudgecliError, match="needs the model's price"):

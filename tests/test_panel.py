@@ -10,8 +10,8 @@ import pytest
 
 from conftest import read_jsonl, run_cli, write_jsonl
 from judgecli.errors import JudgecliError
-from judgecli.panel import Panel, pair_agreement
-from judgecli.runner import JudgeOptions
+from judgecli.roles.panel import Panel, pair_agreement
+from judgecli.judging.runner import JudgeOptions
 from judgecli.templates import load_template
 
 

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from judgecli.backends.token_probs import slot_probs
+from judgecli.backends.openai.token_probs import slot_probs
 from judgecli.parsers import PARSERS, Parsed, ParseFailure, parse
 
 CASES = int(os.environ.get("JUDGECLI_HYPOTHESIS_CASES", "4000")) // 4
@@ -196,7 +196,8 @@ def test_a_huge_unclosed_rating_is_read_in_linear_time() -> None:
     for name in ("mtbench-rating", "final-rating"):
         with pytest.raises(ParseFailure):
             PARSERS[name](text, None)
-    assert time.monotonic() - started < 2.0
+    # Milliseconds here; quadratic, over a minute: a bound no loaded machine reaches.
+    assert time.monotonic() - started < 20.0
 
 
 def test_parse_turns_any_parser_exception_into_a_parse_failure(

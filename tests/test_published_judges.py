@@ -12,10 +12,10 @@ import originals_judges as og
 import pytest
 
 from judgecli import load_template
-from judgecli.backends.token_probs import slot_probs
-from judgecli.confidence import alpacaeval_preference, verdict_probs
+from judgecli.backends.openai.token_probs import slot_probs
+from judgecli.judging.confidence import alpacaeval_preference, verdict_probs
 from judgecli.parsers import ParseFailure, parse
-from judgecli.records import to_item
+from judgecli.io.records import to_item
 from judgecli.templates import template_from_dict
 
 AWKWARD = [
@@ -85,7 +85,7 @@ def test_prometheus_rubric_field_is_required_with_file_line_field() -> None:
 
 @pytest.mark.parametrize("criteria", sorted(og.PROMETHEUS_RUBRICS))
 def test_prometheus_bundled_rubrics_are_its_constants(criteria: str) -> None:
-    from judgecli.template_files import read_rubric
+    from judgecli.templates.files import read_rubric
 
     assert read_rubric(f"prometheus-{criteria}") == og.PROMETHEUS_RUBRICS[criteria]
     for grading, name in (("absolute", "prometheus-absolute"),
@@ -301,7 +301,7 @@ def test_arena_hard_parser_as_get_score(text: str) -> None:
 
 
 def test_arena_hard_label5_in_original_terms_in_each_order() -> None:
-    from judgecli.debias import map_back
+    from judgecli.judging.debias import map_back
 
     parsed = parse(load_template("arena-hard").parser, "[[A>>B]]")
     assert map_back("AB", parsed, "", None).label5 == "A>>B"
@@ -360,7 +360,7 @@ def test_alpacaeval_preference_as_logprob_parser(lp_m: float, lp_big: float) -> 
     original = og.alpacaeval_logprob_parser(_top(lp_m, lp_big))  # 2 - P(m), shown order
     assert alpacaeval_preference([shown]) == pytest.approx(original, abs=1e-12)
     # Shown swapped (B as m): AlpacaEval maps the preference back with 3 - p.
-    from judgecli.debias import map_back
+    from judgecli.judging.debias import map_back
 
     back = map_back("BA", parse(ALPACA.parser, chosen), chosen, shown).probs
     assert alpacaeval_preference([back]) == pytest.approx(3 - original, abs=1e-12)
@@ -401,7 +401,7 @@ def test_bundled_data_parsers_never_raise_but_parse_failure() -> None:
     from hypothesis import strategies as st
 
     from judgecli import available
-    from judgecli.parser_specs import decode, is_data
+    from judgecli.parsers.specs import decode, is_data
     from judgecli.parsers import Parsed
 
     names = sorted({t.parser for t in map(load_template, available()) if is_data(t.parser)})

@@ -15,8 +15,8 @@ from pathlib import Path
 from conftest import read_jsonl, write_jsonl
 from fault_server import FaultServer
 
-from judgecli.backends.openai_api import OpenAIJudge
-from judgecli.runner import JudgeOptions, judge_file
+from judgecli.backends.openai.judge import OpenAIJudge
+from judgecli.judging.runner import JudgeOptions, judge_file
 from judgecli.templates import load_template
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))

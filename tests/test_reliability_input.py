@@ -26,11 +26,11 @@ from hypothesis import strategies as st
 
 from judgecli import load_template
 from judgecli.backends.base import Completion, Judge, Request
-from judgecli.cli import main
+from judgecli.cli.commands import main
 from judgecli.errors import JudgecliError
 from judgecli.report import ReportOptions, build_report
 from judgecli.report.delimiters import delimiter_pattern, template_markers
-from judgecli.runner import JudgeOptions, judge_file
+from judgecli.judging.runner import JudgeOptions, judge_file
 
 CASES = int(os.environ.get("JUDGECLI_HYPOTHESIS_CASES", "4000")) // 4
 HYPOTHESIS = dict(deadline=None, suppress_health_check=[

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from judgecli.backends.base import Completion, Judge, Request
 from judgecli.errors import OutputError
-from judgecli.runner import JudgeOptions, judge_file
+from judgecli.judging.runner import JudgeOptions, judge_file
 from judgecli.templates import load_template
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))

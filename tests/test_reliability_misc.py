@@ -25,10 +25,10 @@ import pytest
 from conftest import read_jsonl, write_jsonl
 from fault_server import FaultServer, judge_reply
 
-from judgecli.backends.openai_api import OpenAIJudge
-from judgecli.cache import FILENAME, Cache
+from judgecli.backends.openai.judge import OpenAIJudge
+from judgecli.backends.openai.cache import FILENAME, Cache
 from judgecli.errors import JudgeLoadError, OutputError
-from judgecli.runner import JudgeOptions, judge_file
+from judgecli.judging.runner import JudgeOptions, judge_file
 from judgecli.templates import load_template
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))

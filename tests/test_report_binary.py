@@ -17,7 +17,7 @@ from sklearn.metrics import accuracy_score, precision_recall_fscore_support
 from test_report_helpers import auroc, kappa, record, report_rows, single
 from typer.testing import CliRunner
 
-from judgecli.cli import app
+from judgecli.cli.commands import app
 from judgecli.errors import InputError, JudgecliError
 from judgecli.report import ReportOptions, build_report, read_judgments
 

@@ -70,7 +70,7 @@ def test_a_small_report_imports_neither_sklearn_nor_scipy_stats(tmp_path) -> Non
         "judge": "j", "template": "t", "verdict": "AB"[i // 3 % 2], "error": None,
         "confidence": 0.5 + i / 40, "consistent": True}} for i in range(10)]
     path = write_jsonl(tmp_path / "ten.jsonl", rows)
-    code = ("import sys; from judgecli.cli import main; sys.argv = ['judgecli', 'report', "
+    code = ("import sys; from judgecli.cli.commands import main; sys.argv = ['judgecli', 'report', "
             f"{str(path)!r}]\ntry:\n    main()\nexcept SystemExit:\n    pass\n"
             "print('HEAVY', sorted(m for m in ('sklearn', 'scipy.stats') if m in sys.modules),"
             " file=sys.stderr)")

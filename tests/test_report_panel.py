@@ -19,7 +19,7 @@ from sklearn.metrics import accuracy_score
 from test_report_helpers import record, report_rows
 from typer.testing import CliRunner
 
-from judgecli.cli import app
+from judgecli.cli.commands import app
 from judgecli.errors import InputError
 from judgecli.report import JUDGE_KEYS, ReportOptions, as_json, build_report
 

@@ -15,7 +15,7 @@ from sklearn.metrics import accuracy_score, precision_recall_fscore_support
 from test_report_helpers import judgelm_bias, pandalm_metrics
 
 from judgecli.errors import InputError
-from judgecli.jsonl import dumps
+from judgecli.io.jsonl import dumps
 from judgecli.report import ReportOptions, build_report
 from judgecli.report.convert import judgelm, llmbar, pandalm
 
@@ -183,8 +183,8 @@ def test_panel_of_the_two_pandalm_judges(tmp_path: Path) -> None:
     import krippendorff
     import numpy as np
 
-    from judgecli.panel import Panel
-    from judgecli.runner import JudgeOptions
+    from judgecli.roles.panel import Panel
+    from judgecli.judging.runner import JudgeOptions
     from judgecli.templates import load_template
 
     testset = str(_shared("pandalm", "testset-v1.json"))

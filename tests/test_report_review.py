@@ -15,7 +15,7 @@ from sklearn.metrics import accuracy_score
 from test_report_helpers import record, report_rows, single
 from typer.testing import CliRunner
 
-from judgecli.cli import app
+from judgecli.cli.commands import app
 from judgecli.errors import InputError
 from judgecli.report import build_report
 

@@ -115,8 +115,8 @@ def test_a_review_needs_a_review_template_and_one_judge(tmp_path, monkeypatch, c
 def test_explain_mode_is_the_default_when_reviewing(tmp_path, tiny_judge) -> None:
     """With a reviewer, --mode auto makes the first judge explain (the reviewer should see
     reasoning, not only a score line)."""
-    from judgecli.assemble import Roles, assemble
-    from judgecli.runner import JudgeOptions
+    from judgecli.roles.assemble import Roles, assemble
+    from judgecli.judging.runner import JudgeOptions
     from judgecli.templates import load_template
 
     roles = Roles(judges=[str(tiny_judge)], templates=["judgelm-pair"],
@@ -136,8 +136,8 @@ def test_explain_mode_is_the_default_when_reviewing(tmp_path, tiny_judge) -> Non
 def test_the_first_verdict_is_shown_in_the_displayed_positions(order, first, shown) -> None:
     from types import SimpleNamespace
 
-    from judgecli.review import Review
-    from judgecli.runner import JudgeOptions
+    from judgecli.roles.review import Review
+    from judgecli.judging.runner import JudgeOptions
     from judgecli.templates import load_template
 
     first_judging = SimpleNamespace(options=JudgeOptions(template=load_template("basic-pair")),
@@ -180,8 +180,8 @@ def test_a_review_stopped_by_max_cost_is_finished_by_resume(tmp_path, monkeypatc
 def test_dry_run_estimates_an_api_reviewers_cost(tmp_path, monkeypatch, capsys) -> None:
     """The review prompts hold the first judge's texts, unknown before judging: the estimate
     counts the rest of each prompt and bounds those texts by --max-new-tokens."""
-    from judgecli.pricing import estimate_tokens
-    from judgecli.records import read_items
+    from judgecli.backends.openai.pricing import estimate_tokens
+    from judgecli.io.records import read_items
     from judgecli.templates import load_template
 
     src = write_jsonl(tmp_path / "items.jsonl", marked_items(3))

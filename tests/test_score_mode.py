@@ -7,7 +7,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from judgecli import JudgeOptions, Judging, load_judge, load_template
-from judgecli.records import to_item
+from judgecli.io.records import to_item
 
 ITEMS = [
     {"question": f"What is {i} + {i}? {extra}", "answer_a": f"It is {2 * i}.",
@@ -201,7 +201,7 @@ def test_token_budget_for_llama_2_7b_shapes(monkeypatch) -> None:
     ((4 x 4096 + 3 x 11008) x 2 bytes); no GPU needed to check the arithmetic."""
     from types import SimpleNamespace
 
-    from judgecli.backends import hf
+    from judgecli.backends.hf import judge as hf
 
     weight = SimpleNamespace(device=torch.device("cuda", 0), element_size=lambda: 2)
     config = SimpleNamespace(num_attention_heads=32, num_key_value_heads=32, head_dim=128,

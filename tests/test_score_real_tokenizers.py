@@ -21,7 +21,7 @@ import pytest
 import torch
 
 from judgecli import JudgeOptions, Judging, load_judge, load_template
-from judgecli.records import to_item
+from judgecli.io.records import to_item
 
 TOKENIZERS = Path(__file__).resolve().parents[2] / "shared" / "tokenizers"
 FAMILIES = ["gpt2-bpe", "llama2-spm", "llama3-bpe", "mistral-tekken", "mistral-v1-spm",

@@ -5,7 +5,7 @@ import sys
 
 
 def test_help_and_version_start_without_torch() -> None:
-    code = ("import sys, judgecli.cli\n"
+    code = ("import sys, judgecli.cli.commands\n"
             "assert 'torch' not in sys.modules and 'openai' not in sys.modules\n")
     subprocess.run([sys.executable, "-c", code], check=True)
     out = subprocess.run([sys.executable, "-m", "judgecli", "--version"], check=True,

@@ -11,11 +11,11 @@ import pytest
 
 from judgecli import JudgeOptions, Judging, load_template
 from judgecli.backends.base import Completion, Judge, Request
-from judgecli.backends.token_probs import slot_probs
-from judgecli.confidence import verdict_probs
+from judgecli.backends.openai.token_probs import slot_probs
+from judgecli.judging.confidence import verdict_probs
 from judgecli.errors import InputError, TemplateError
 from judgecli.parsers import ParseFailure, parse
-from judgecli.records import to_item
+from judgecli.io.records import to_item
 from judgecli.templates import template_from_dict
 
 SINGLE = {"name": "t", "kind": "single", "style": "completion",
@@ -131,6 +131,11 @@ def test_chatml_style_splits_messages_as_alpacaeval() -> None:
                                          "regexp": "y"}}},
      r"'output.parser.regexp' is not a key of a data parser"),
     ({"text": "x", "output": {"parser": 7}}, r"'output.parser' must be one of scores"),
+    # issue 24 item 5: {"remove": "abc"} stripped every a, b and c; "oops" was a traceback
+    ({"text": "x", "answer_filter": {"remove": "abc"}}, r"'answer_filter.remove' must be a list"),
+    ({"text": "x", "answer_filter": "oops"}, r"'answer_filter' must be an object"),
+    ({"text": "x", "answer_filter": {"drop": ["<s>"]}}, r"'answer_filter' must be an object"),
+    ({"text": "x", "answer_filter": {"remove": ["<s>", ""]}}, r"'answer_filter.remove'"),
 ])
 def test_malformed_templates_name_the_key(data, message) -> None:
     with pytest.raises(TemplateError, match=message):

@@ -9,7 +9,7 @@ import pytest
 
 from judgecli import available, load_template
 from judgecli.errors import InputError, TemplateError
-from judgecli.records import to_item
+from judgecli.io.records import to_item
 
 AWKWARD = [
     "plain answer",
@@ -114,7 +114,7 @@ def test_pandalm_exact(inp: str, text: str) -> None:
 
 
 def test_pandalm_layout_recognised() -> None:
-    from judgecli.records import apply_map
+    from judgecli.io.records import apply_map
 
     raw = {"idx": 3, "instruction": "Do it", "input": "", "response1": "a", "response2": "b"}
     it = to_item(apply_map(raw, {}, file="p.jsonl", line=1), file="p.jsonl", line=1)
@@ -122,7 +122,7 @@ def test_pandalm_layout_recognised() -> None:
 
 
 def test_judgelm_layout_recognised() -> None:
-    from judgecli.records import apply_map
+    from judgecli.io.records import apply_map
 
     raw = {"question_id": 7, "question_body": "Q", "answer1_body": "a", "answer2_body": "b"}
     it = to_item(apply_map(raw, {}, file="j.jsonl", line=1), file="j.jsonl", line=1)

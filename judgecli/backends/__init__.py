@@ -21,8 +21,8 @@ __all__ = ["Completion", "Judge", "Request", "BACKENDS", "load_judge", "split_sp
 
 # prefix -> (module, class, the distribution that must be installed for it)
 BACKENDS: dict[str, tuple[str, str, str]] = {
-    "hf": ("judgecli.backends.hf", "TransformersJudge", "transformers"),
-    "openai": ("judgecli.backends.openai_api", "OpenAIJudge", "openai"),
+    "hf": ("judgecli.backends.hf.judge", "TransformersJudge", "transformers"),
+    "openai": ("judgecli.backends.openai.judge", "OpenAIJudge", "openai"),
 }
 
 
@@ -53,7 +53,7 @@ def load_judge(spec: str, **options: Any) -> Judge:
         if prefix != "openai":
             raise JudgeLoadError(f"--batch: only for API judges (--judge openai:MODEL), not "
                                  f"'{spec}'")
-        module_name, class_name = "judgecli.backends.openai_batch", "OpenAIBatchJudge"
+        module_name, class_name = "judgecli.backends.openai.batch", "OpenAIBatchJudge"
     if importlib.util.find_spec(requirement) is None:
         raise JudgeLoadError(f"the '{prefix}' judge backend needs the '{requirement}' package; "
                              f"pip install {requirement}")

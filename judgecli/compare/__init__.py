@@ -24,7 +24,7 @@ from typing import Any
 
 from ..backends.base import Judge
 from ..errors import InputError
-from ..runner import JudgeOptions, RunSummary, judge_file
+from ..judging.runner import JudgeOptions, RunSummary, judge_file
 from .answers import Answer, JoinError, join, read_answers, read_questions
 from .ranking import bradley_terry
 
@@ -124,8 +124,8 @@ def build_pairs(files: Sequence[str], *, mapping: dict[str, str] | None = None,
 
 def _rejects(path: str, counts: dict[str, int]) -> Callable[[int, str, InputError], None]:
     """A sink for ``path``'s bad records, opened at the first one."""
-    from ..jsonl import dumps
-    from ..rejects import rejected_path
+    from ..io.jsonl import dumps
+    from ..io.rejects import rejected_path
 
     def reject(line: int, raw: str, error: InputError) -> None:
         counts[path] = counts.get(path, 0) + 1

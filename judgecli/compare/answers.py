@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, JudgecliError
-from ..jsonl import display_name, iter_lines, iter_raw, parse_line, read_json_list
-from ..records import apply_map
+from ..io.jsonl import display_name, iter_lines, iter_raw, parse_line, read_json_list
+from ..io.records import apply_map, has_path
 
 # DST <- SRC; tried in order, the first whose fields are all present wins.
 LAYOUTS: list[tuple[str, dict[str, str]]] = [
@@ -80,22 +80,10 @@ def _layout(record: dict[str, Any], mapping: dict[str, str]) -> dict[str, str]:
     if mapping:
         return mapping
     for _, layout in LAYOUTS:
-        if all(_has(record, src) for src in layout.values()
+        if all(has_path(record, src) for src in layout.values()
                if src not in ("model_id", "generator")):
             return {dst: src for dst, src in layout.items() if dst != src}
     return {}
-
-
-def _has(record: dict[str, Any], path: str) -> bool:
-    value: Any = record
-    for part in path.split("."):
-        if isinstance(value, dict) and part in value:
-            value = value[part]
-        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
-            value = value[int(part)]
-        else:
-            return False
-    return True
 
 
 def read_answers(path: str, mapping: dict[str, str] | None = None,
@@ -120,7 +108,7 @@ def _answer(raw: dict[str, Any], line: int, name: str, default_model: str,
             mapping: dict[str, str] | None,
             questions: dict[Any, dict[str, Any]] | None) -> Answer:
     layout = _layout(raw, mapping or {})
-    layout = {d: s for d, s in layout.items() if _has(raw, s) or d not in ("model",)}
+    layout = {d: s for d, s in layout.items() if has_path(raw, s) or d not in ("model",)}
     record = apply_map(raw, layout, file=name, line=line) if layout else dict(raw)
     answer = record.get("answer")
     if not isinstance(answer, str):

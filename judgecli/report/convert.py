@@ -51,9 +51,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ..debias import OrderResult, combine, map_back
 from ..errors import InputError, JudgecliError
-from ..jsonl import dumps, iter_lines, read_json_list
+from ..io.jsonl import dumps, iter_lines, read_json_list
+from ..judging.debias import OrderResult, combine, map_back
 from ..parsers import Parsed, ParseFailure, parse_scores
 
 _PANDALM_CODES = {"0": "tie", "1": "A", "2": "B", "tie": "tie"}

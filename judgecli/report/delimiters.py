@@ -24,8 +24,8 @@ from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
-from ..fill import fill_text, placeholders
 from ..templates import available, load_template
+from ..templates.fill import fill_text, placeholders
 
 _MARKER = re.compile(r"\[\[[^\[\]\n]{1,40}\]\]|\[[^\[\]\n]{1,80}\]|<\|[^|\n]{1,80}\|>"
                      r"|^#{2,4} +\w+", re.M)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InputError
-from ..jsonl import display_name
+from ..io.jsonl import display_name
 from .codes import CODE, NO_LABEL, PASS
 from .columns import BINARY, PAIR, as_number
 from .load import Judgments, check_unique, id_hash, iter_records

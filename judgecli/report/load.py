@@ -8,7 +8,7 @@ cannot fill (grades in a pairwise file, groups without ``--by``) is one value br
 every item, not an array. (Two different ids share a hash with
 probability about n^2 / 2^65, some 3e-8 for a million items.) Lines are parsed with the standard
 library's C decoder, or with orjson when it is installed (faster, same results); a line
-either rejects is parsed again by :func:`judgecli.jsonl.parse_line`, so a bad line is named
+either rejects is parsed again by :func:`judgecli.io.jsonl.parse_line`, so a bad line is named
 exactly as ``judge`` names it. Unlike ``judge``, a repeated key inside one object is not
 detected here (the decoder keeps the last value).
 
@@ -36,7 +36,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError, JudgecliError
-from ..jsonl import display_name, iter_raw, parse_line
+from ..io import ids
+from ..io.jsonl import display_name, iter_raw, parse_line, reject_constant
+from ..io.records import lookup
 from .alpacaeval import PreferenceColumns
 from .arenahard import Label5Columns
 from .codes import CODE, NO_LABEL, PASS
@@ -54,12 +56,7 @@ from .columns import (
 from .delimiters import holds_delimiters, record_answers
 from .views import ViewReader
 
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-_decode = json.JSONDecoder(parse_constant=_reject_constant).decode
+_decode = json.JSONDecoder(parse_constant=reject_constant).decode
 
 
 def _strict_loads(raw: bytes) -> Any:
@@ -87,18 +84,7 @@ DEFAULT_PATHS: dict[str, str] = {
 
 def get_path(record: Any, path: str) -> Any:
     """The value at a dotted path (``judgment.orders.0.verdict``), or ``MISSING``."""
-    value = record
-    for part in path.split("."):
-        if isinstance(value, dict):
-            value = value.get(part, MISSING)
-        elif isinstance(value, list) and part.lstrip("-").isdigit() and \
-                -len(value) <= int(part) < len(value):
-            value = value[int(part)]
-        else:
-            return MISSING
-        if value is MISSING:
-            return MISSING
-    return value
+    return lookup(record, path, MISSING)
 
 
 def field_paths(mapping: dict[str, str]) -> dict[str, str]:
@@ -114,7 +100,7 @@ def id_hash(value: Any, *, file: str, line: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise InputError(f"expected a string or an integer, got {value!r}", file=file,
                          line=line, field="id")
-    return hash(("s" if isinstance(value, str) else "i") + str(value))
+    return ids.id_hash(value)
 
 
 def _length(record: dict[str, Any], key: str) -> int:

@@ -28,10 +28,8 @@ Single-answer grades without a number are always left out of correlations and MA
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np

@@ -1,0 +1,246 @@
+"""The options of the commands that judge (``judge``, ``compare``, ``calibrate``), declared
+once.
+
+Each option is an ``Annotated`` type (name, metavar, help, checks), and :class:`JudgingArgs`
+is the one list of the shared ones with their defaults. :func:`judging_options` adds its
+fields to a command's signature (Typer's parameter sharing: the command declares only its
+own options and receives one ``args: JudgingArgs``); :mod:`judgecli.cli.run` turns the
+values into the library's objects.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import sys
+import typing
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import MISSING, dataclass, fields
+from typing import Annotated, Any
+
+import typer
+
+from ..errors import JudgecliError
+from ..judging.choices import COMBINE_RULES, MODES, VOTES
+
+APIS = ("chat", "completions")  # judgecli.backends.openai.judge.APIS (openai is not imported)
+
+
+def choices(values: Sequence[str]) -> str:
+    """The metavar of an option with fixed values: ``[a|b|c]``."""
+    return "[" + "|".join(values) + "]"
+
+
+def one_of(values: Sequence[str]) -> Callable[..., Any]:
+    """A callback refusing a value outside ``values`` with the CLI's one-line error (None,
+    an option left out, passes)."""
+    def check(param: typer.CallbackParam, value: Any) -> Any:
+        if value is not None and value not in values:
+            raise JudgecliError(f"{param.opts[0]} must be one of {', '.join(values)}, not "
+                                f"'{value}'")
+        return value
+    return check
+
+
+def choice(values: Sequence[str], help: str, *decls: str) -> Any:
+    return typer.Option(*decls, metavar=choices(values), callback=one_of(values), help=help)
+
+
+# -- the options every judging command takes ------------------------------------------------
+JudgeOpt = Annotated[list[str] | None, typer.Option(
+    "--judge", "-j", metavar="MODEL",
+    help="The judge: a local model folder or hub id, hf:PATH, a .gguf file, or openai:MODEL; "
+         "several times for a panel (judge, compare).")]
+TemplateOpt = Annotated[list[str] | None, typer.Option(
+    "--template", "-t", metavar="TEMPLATE",
+    help="A bundled template (judgecli templates) or a template .json file (default: chosen "
+         "from the items, e.g. judgelm-pair-ref where they have a reference); for a panel, "
+         "once for all or once per --judge.")]
+ModeOpt = Annotated[str, choice(
+    MODES, "score: only the score line, from next-token probabilities; explain: generate the "
+           "whole judgment; auto: score where the template allows it.")]
+SwapOpt = Annotated[bool, typer.Option(
+    "--swap/--no-swap", help="Judge pairwise items in both orders and combine.")]
+CombineOpt = Annotated[str, choice(
+    COMBINE_RULES, "How both orders combine: strict (a winner only when both agree) or "
+                   "average (each answer's scores averaged).")]
+BatchSizeOpt = Annotated[int | None, typer.Option(
+    min=1, metavar="N", help="Prompts per forward pass of a local judge (default: 8 on CPU; "
+                             "on a GPU as many as fit in half its free memory, at most 256).")]
+MaxNewTokensOpt = Annotated[int, typer.Option(
+    min=1, metavar="N", help="The most tokens a judgment may take in explain mode.")]
+MapOpt = Annotated[list[str] | None, typer.Option(
+    "--map", metavar="DST=SRC", help="Read a field from another one (repeatable; SRC may be a "
+                                     "dotted path), e.g. --map question=prompt.")]
+SkipInvalidOpt = Annotated[bool, typer.Option(
+    "--skip-invalid", help="Write bad input lines to FILE.rejected.jsonl and go on without "
+                           "them.")]
+DryRunOpt = Annotated[bool, typer.Option(
+    "--dry-run", help="Judge nothing: print each prompt as JSON (id, order, template, prompt) "
+                      "and the tokens and cost of API judges.")]
+QuietOpt = Annotated[bool, typer.Option(
+    "--quiet", "-q", help="No progress bar, nor notes such as the template chosen.")]
+BaseModelOpt = Annotated[str | None, typer.Option(
+    metavar="MODEL", help="The local judge's base model, for Huang et al.'s calibrated "
+                          "indicator.")]
+# API judges (openai:MODEL).
+BaseUrlOpt = Annotated[str | None, typer.Option(
+    metavar="URL", help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1 (default: "
+                        "$OPENAI_BASE_URL, else OpenAI's). The key is read from "
+                        "$OPENAI_API_KEY.")]
+ApiOpt = Annotated[str | None, choice(
+    APIS, "chat (default), or completions: send completion templates as a raw prompt to "
+          "/v1/completions (a server hosting a fine-tuned judge).")]
+ConcurrencyOpt = Annotated[int | None, typer.Option(
+    min=1, metavar="N", help="Requests in flight at once (default 16).")]
+RpmOpt = Annotated[float | None, typer.Option(
+    min=0.001, metavar="N", help="At most N requests a minute.")]
+TpmOpt = Annotated[float | None, typer.Option(
+    min=1, metavar="N", help="At most N tokens a minute (prompt estimate + max tokens).")]
+TemperatureOpt = Annotated[float | None, typer.Option(
+    min=0, metavar="T", help="Sampling temperature (default 0).")]
+TimeoutOpt = Annotated[float | None, typer.Option(
+    min=0.001, metavar="SECONDS", help="Before a request counts as timed out (default 60).")]
+RetriesOpt = Annotated[int | None, typer.Option(
+    min=0, metavar="N", help="Retries of a request after 429, 5xx, timeouts, dropped "
+                             "connections or malformed replies (default 8).")]
+MaxCostOpt = Annotated[float | None, typer.Option(
+    min=0, metavar="USD", help="Stop before spending more than this; everything judged so "
+                               "far is kept (finish with --resume).")]
+PriceInOpt = Annotated[float | None, typer.Option(
+    min=0, metavar="USD", help="Per million prompt tokens (default: the table of known "
+                               "OpenAI models).")]
+PriceOutOpt = Annotated[float | None, typer.Option(
+    min=0, metavar="USD", help="Per million completion tokens.")]
+CacheDirOpt = Annotated[str | None, typer.Option(
+    metavar="DIR", help="Where replies are cached (default: $JUDGECLI_CACHE_DIR, else "
+                        "$XDG_CACHE_HOME/judgecli).")]
+NoCacheOpt = Annotated[bool, typer.Option(
+    "--no-cache", help="Neither read nor write the reply cache.")]
+BatchOpt = Annotated[bool, typer.Option(
+    "--batch", help="Send API judges' requests through OpenAI's Batch API: half the price, "
+                    "results within 24 hours; the batch ids are kept beside the output, so "
+                    "the same command run again collects them without paying again.")]
+# Roles beside the judge (judge and compare).
+PanelVoteOpt = Annotated[str, choice(
+    VOTES, "How a panel's verdicts combine (several --judge; see README).")]
+ReviewJudgeOpt = Annotated[str | None, typer.Option(
+    metavar="MODEL", help="A second-level judge that reviews each verdict and keeps or "
+                          "overturns it.")]
+ReviewTemplateOpt = Annotated[str | None, typer.Option(
+    metavar="TEMPLATE", help="The reviewer's template (default: review-pair, review-single "
+                             "or review-binary, after --template).")]
+CalibrationOpt = Annotated[str | None, typer.Option(
+    metavar="FILE", help="calibration.json from judgecli calibrate: with --fallback, "
+                         "escalate the items it distrusts (the cascade).")]
+FallbackOpt = Annotated[str | None, typer.Option(
+    metavar="MODEL", help="The stronger judge escalated items go to, e.g. openai:gpt-4o.")]
+FallbackTemplateOpt = Annotated[str | None, typer.Option(
+    metavar="TEMPLATE", help="The fallback's template (default: --template).")]
+# Output files and summaries.
+ResumeOpt = Annotated[bool, typer.Option(
+    "--resume", help="Skip ids already in the output and append the rest.")]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite existing output files.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+SeedOpt = Annotated[int, typer.Option(metavar="N", help="Seed of the bootstrap intervals.")]
+
+
+@dataclass
+class JudgingArgs:
+    """The shared options of the judging commands, each with its one default."""
+
+    judge: JudgeOpt = None
+    template: TemplateOpt = None
+    mode: ModeOpt = "auto"
+    swap: SwapOpt = True
+    combine: CombineOpt = "strict"
+    batch_size: BatchSizeOpt = None
+    max_new_tokens: MaxNewTokensOpt = 512
+    field_map: MapOpt = None
+    resume: ResumeOpt = False
+    force: ForceOpt = False
+    skip_invalid: SkipInvalidOpt = False
+    dry_run: DryRunOpt = False
+    quiet: QuietOpt = False
+    # Roles beside the judge (judge and compare).
+    panel_vote: PanelVoteOpt = "majority"
+    review_judge: ReviewJudgeOpt = None
+    review_template: ReviewTemplateOpt = None
+    calibration: CalibrationOpt = None
+    fallback: FallbackOpt = None
+    fallback_template: FallbackTemplateOpt = None
+    # API judges (openai:MODEL).
+    base_url: BaseUrlOpt = None
+    api: ApiOpt = None
+    concurrency: ConcurrencyOpt = None
+    rpm: RpmOpt = None
+    tpm: TpmOpt = None
+    temperature: TemperatureOpt = None
+    timeout: TimeoutOpt = None
+    retries: RetriesOpt = None
+    max_cost: MaxCostOpt = None
+    price_in: PriceInOpt = None
+    price_out: PriceOutOpt = None
+    cache_dir: CacheDirOpt = None
+    no_cache: NoCacheOpt = False
+    batch: BatchOpt = False
+    base_model: BaseModelOpt = None
+
+    API = ("base_url", "api", "concurrency", "rpm", "tpm", "temperature", "timeout",
+           "retries", "max_cost", "price_in", "price_out", "cache_dir", "no_cache", "batch")
+    ROLES = ("panel_vote", "review_judge", "review_template", "calibration", "fallback",
+             "fallback_template")
+
+    @property
+    def api_options(self) -> dict[str, Any]:
+        """The API options given, as the backend names them."""
+        given = {k: getattr(self, k) for k in self.API if getattr(self, k) is not None}
+        if given.pop("no_cache", False):
+            given["cache"] = False
+        if not given.get("batch", True):
+            del given["batch"]  # a flag left out is not an API option given
+        return given
+
+    def given(self) -> list[str]:
+        """The options set away from their defaults, as typed (``--mode``, ``--no-swap``)."""
+        default = JudgingArgs()
+        return [("--no-swap" if f.name == "swap" else "--map" if f.name == "field_map" else
+                 "--" + f.name.replace("_", "-")) for f in fields(self)
+                if getattr(self, f.name) != getattr(default, f.name)]
+
+    @property
+    def mapping(self) -> dict[str, str]:
+        from ..io.records import parse_map
+
+        return parse_map(self.field_map or [])
+
+    @property
+    def progress(self) -> bool:
+        return not self.quiet and sys.stderr.isatty()
+
+
+def judging_options(*, without: Collection[str] = ()) -> Callable[[Callable[..., Any]],
+                                                                  Callable[..., Any]]:
+    """Give a command the shared options (all of :class:`JudgingArgs` but ``without``,
+    which keep their defaults) after its own: it declares a parameter ``args`` instead and
+    receives them there as one :class:`JudgingArgs`."""
+    hints = typing.get_type_hints(JudgingArgs, include_extras=True)
+    assert all(f.default is not MISSING for f in fields(JudgingArgs))
+    shared = [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default,
+                                annotation=hints[f.name])
+              for f in fields(JudgingArgs) if f.name not in without]
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        own = inspect.signature(command, eval_str=True)
+        params = [p for name, p in own.parameters.items() if name != "args"]
+
+        @functools.wraps(command)
+        def run(**values: Any) -> Any:
+            args = JudgingArgs(**{p.name: values.pop(p.name) for p in shared})
+            return command(args=args, **values)
+
+        run.__signature__ = own.replace(parameters=params + shared)  # type: ignore[attr-defined]
+        run.__annotations__ = {p.name: p.annotation for p in params + shared}
+        return run
+
+    return decorate
