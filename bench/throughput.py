@@ -1,7 +1,7 @@
 """Throughput of judgecli's score mode against the bare model and a JudgeLM-style loop.
 
     python bench/throughput.py [--quick] [--device cpu|cuda] [--size 25m|7b] [--pairs N]
-                               [--no-swap]
+                               [--no-swap] [--judge-folder DIR] [--loop-items N]
 
 Builds a Llama-architecture judge with random weights (nothing is downloaded), draws pairs
 whose prompt lengths follow JudgeLM's validation set (about 300 to 700 tokens), and measures
@@ -14,6 +14,11 @@ in one run, model loading excluded:
 3. a JudgeLM-style loop: one item and one order at a time, ``generate`` until the newline, as
    baaivision/JudgeLM judgelm/llm_judge/gen_model_judgement.py does with --if-fast-eval 1.
 
+``--judge-folder DIR`` keeps the judge there (built only where DIR holds none yet), so runs
+after the first skip the build (the 7B judge is ~13 GB in bf16); bench/explain.py reuses it
+too. ``--loop-items N``: how many items the JudgeLM-style loop judges (default: a quarter of
+the pairs on a CPU, at most 200 on a GPU); its time is scaled up to all the pairs.
+
 The last line is ``judge_vs_forward=R1 judge_vs_loop=R2 pairs_per_s=P``. Ratios are measured
 in the same run, so they hold on a noisy machine; absolute times mean something on a GPU only.
 The line before it gives the model FLOP utilisation: the model's FLOPs in judgecli's run
@@ -23,8 +28,8 @@ run (bf16 on a GPU, fp32 on a CPU).
 
 On one H200 (what issue 7 asks for: P >= 50 pairs/s with swap off, R2 >= 10, MFU >= 40%):
 
-    python bench/throughput.py --quick --size 7b --no-swap
-    python bench/throughput.py --quick --size 7b
+    python bench/throughput.py --quick --size 7b --no-swap --judge-folder /tmp/judge-7b
+    python bench/throughput.py --quick --size 7b --judge-folder /tmp/judge-7b
 """
 
 from __future__ import annotations
@@ -51,6 +56,17 @@ SIZES = {
 def make_words(rng: random.Random, n: int) -> list[str]:
     letters = "abcdefghijklmnopqrstuvwxyz"
     return ["".join(rng.choice(letters) for _ in range(rng.randint(2, 8))) for _ in range(n)]
+
+
+def ensure_judge(size: str, device: str, folder: Path) -> None:
+    """Build the judge into ``folder`` unless a finished build is there (words.json is
+    written last)."""
+    if (folder / "words.json").exists():
+        print(f"judge: reusing {folder}", flush=True)
+        return
+    t = time.perf_counter()
+    build_judge(size, device, folder)
+    print(f"judge: built {size} into {folder} in {time.perf_counter() - t:.1f} s", flush=True)
 
 
 def build_judge(size: str, device: str, folder: Path) -> None:
@@ -150,6 +166,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--no-swap", action="store_true",
                         help="judge one order per pair (issue 7's GPU target is swap off)")
+    parser.add_argument("--judge-folder", type=Path, default=None,
+                        help="keep the judge here, built only if missing (default: a new "
+                             "temporary folder)")
+    parser.add_argument("--loop-items", type=int, default=None,
+                        help="items the JudgeLM-style loop judges (its time is scaled to all)")
     args = parser.parse_args()
 
     import torch
@@ -163,13 +184,15 @@ def main() -> None:
     if device == "cpu":
         torch.set_num_threads(max(1, torch.get_num_threads()))
     work = Path(tempfile.mkdtemp(prefix="judgecli-bench-"))
-    folder = work / f"judge-{size}"
-    build_judge(size, device, folder)
+    folder = args.judge_folder or work / f"judge-{size}"
+    ensure_judge(size, device, folder)
     pairs = make_pairs(folder, n)
     src = work / "pairs.jsonl"
     src.write_text("".join(json.dumps(p) + "\n" for p in pairs))
 
+    t_load = time.perf_counter()
     judge = load_judge(str(folder), device=device, batch_size=args.batch_size)
+    print(f"judge: loaded in {time.perf_counter() - t_load:.1f} s", flush=True)
     swap = not args.no_swap
     options = JudgeOptions(template=load_template("judgelm-pair"), mode="score", swap=swap)
     window = judge.preferred_batch() * 4
@@ -239,7 +262,8 @@ def main() -> None:
     for _ in range(args.repeats):
         judge_times.append(run_judgecli())
         forward_times.append(run_forward())
-    loop_time = run_loop(max(4, n // 4) if device == "cpu" else min(n, 200))
+    loop_items = args.loop_items or (max(4, n // 4) if device == "cpu" else min(n, 200))
+    loop_time = run_loop(min(n, loop_items))
     t_judge, t_forward = min(judge_times), min(forward_times)
     params = sum(p.numel() for p in model.parameters())
     prompts = sum(len(batch) for batch in batches)
@@ -248,7 +272,10 @@ def main() -> None:
             ("JudgeLM-style loop (1 item, 1 order, generate)", loop_time)]
     print(f"\nmodel {size} ({params / 1e6:.1f}M params) on {device}; {n} pairs, "
           f"{prompts} prompts, {tokens} prompt tokens ({tokens / prompts:.0f} per prompt), "
-          f"{len(batches)} batches of {prompts / len(batches):.1f} prompts on average")
+          f"{len(batches)} batches of {prompts / len(batches):.1f} prompts on average; "
+          f"judgecli runs {', '.join(f'{t:.2f}' for t in judge_times)} s, forward runs "
+          f"{', '.join(f'{t:.2f}' for t in forward_times)} s; loop timed on "
+          f"{min(n, loop_items)} items")
     print(f"{'what':50s} {'seconds':>9s} {'pairs/s':>9s}")
     for name, seconds in rows:
         print(f"{name:50s} {seconds:9.2f} {n / seconds:9.2f}")

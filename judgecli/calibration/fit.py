@@ -88,8 +88,10 @@ def choose(curve: list[dict[str, Any]], *, target_accuracy: float | None,
 
 def calibrate(data: Labelled, *, target_accuracy: float | None = None,
               budget: float | None = None, indicator: str | None = None,
-              fallback: Labelled | None = None) -> dict[str, Any]:
-    """Fit and choose; the returned dict is what calibration.json holds."""
+              fallback: Labelled | None = None, delta: float | None = None) -> dict[str, Any]:
+    """Fit and choose; the returned dict is what calibration.json holds. ``delta``: choose
+    the threshold with Trust or Escalate's guarantee (:func:`certified_threshold`) instead
+    of the empirical one, which meets the target on these items only."""
     from ..report.reliability import reliability_figures
 
     if (target_accuracy is None) == (budget is None):
@@ -129,12 +131,20 @@ def calibrate(data: Labelled, *, target_accuracy: float | None = None,
         curve = policy_curve(data, values, escalate_inconsistent=escalate_inconsistent)
         point = choose(curve, target_accuracy=target_accuracy, budget=budget)
         options.append((escalate_inconsistent, curve, point))
+    guarantee = None
+    if delta is not None:
+        if target_accuracy is None or not 0.0 < delta < 1.0:
+            raise CalibrationError("--delta goes with --target-accuracy, and is between 0 "
+                                   "and 1")
+        options = [_certified(data, values, name, curve, inconsistent, target_accuracy,
+                              delta) for inconsistent, curve, _ in options]
     if budget is not None:
         best = max(options, key=lambda o: (not o[2].get("over_budget", False),
                                            o[2]["kept_accuracy"] or 0.0))
     else:
         best = min(options, key=lambda o: o[2]["escalated_share"])
     escalate_inconsistent, curve, point = best
+    guarantee = point.get("guarantee")
     temperature = fit_temperature(data.dist, data.gold)
     out: dict[str, Any] = {
         "format": FORMAT, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -147,6 +157,9 @@ def calibrate(data: Labelled, *, target_accuracy: float | None = None,
         "predicted": {"escalated_share": point["escalated_share"],
                       "kept_accuracy": point["kept_accuracy"]},
         "temperature": temperature, "indicators": report, "curve": curve,
+        # How the threshold was chosen: with Trust or Escalate's guarantee, or empirically
+        # (it meets the target on these items; on new ones about half the time).
+        "delta": delta, "guarantee": guarantee,
     }
     known = ~np.isnan(data.confidence) & ~data.failed
     if known.any():
@@ -164,6 +177,26 @@ def calibrate(data: Labelled, *, target_accuracy: float | None = None,
         out["predicted"]["cascade_accuracy"] = _cascade_accuracy(
             data, fallback, values, point["threshold"], escalate_inconsistent)
     return out
+
+
+def _certified(data: Labelled, values: np.ndarray, name: str, curve: list[dict[str, Any]],
+               escalate_inconsistent: bool, target: float, delta: float,
+               ) -> tuple[bool, list[dict[str, Any]], dict[str, Any]]:
+    """An option of :func:`calibrate` with its threshold certified: (escalate_inconsistent,
+    curve, point) as ``choose`` gives, the point carrying its ``guarantee``."""
+    forced = data.failed | (~data.consistent if escalate_inconsistent else False)
+    trust = np.where(forced, -np.inf, _trust(values))
+    found = certified_threshold(trust, data.correct, target=target, delta=delta,
+                                probability=name in PROBABILITIES)
+    kept = trust >= found["threshold"]
+    n = len(trust)
+    point = {"threshold": found["threshold"], "kept": int(kept.sum()),
+             "escalated_share": 1.0 - float(kept.sum()) / n,
+             "kept_accuracy": float(data.correct[kept].mean()) if kept.any() else None}
+    found["expected_coverage"] = float(kept.sum()) / n
+    found["guaranteed_agreement"] = None if found["risk_bound"] is None \
+        else 1.0 - found["risk_bound"]
+    return escalate_inconsistent, curve, {**point, "guarantee": found}
 
 
 def _key(name: str, alpha: float) -> str:
@@ -209,3 +242,71 @@ def simulate(data: Labelled, fallback: Labelled, values: np.ndarray,
                  "escalated_share": float(inconsistent.mean()),
                  "accuracy": float(np.where(inconsistent, strong, data.correct).mean())})
     return rows
+
+
+# -- Trust or Escalate ------------------------------------------------------------------------
+MIN_KEPT = 30  # the fewest kept items a candidate threshold may leave (as the original)
+GRID = 5000  # candidate thresholds, evenly spaced over the indicator's range
+
+
+def clopper_pearson_upper(errors: int, n: int, delta: float) -> float:
+    """The one-sided Clopper-Pearson upper bound on an error rate at level ``delta``: the r
+    with P(Binomial(n, r) <= errors) = delta (1 where every item is wrong)."""
+    from scipy.stats import beta
+
+    return 1.0 if errors >= n else float(beta.ppf(1.0 - delta, errors + 1, n - errors))
+
+
+def certified_threshold(trust: np.ndarray, correct: np.ndarray, *, target: float,
+                        delta: float, probability: bool) -> dict[str, Any]:
+    """The threshold Trust or Escalate (Jung, Brahman, Choi 2024) certifies: items whose
+    indicator is at least it are kept, and P(their agreement < ``target``) <= ``delta``.
+
+    As jaehunjung1/cascaded-selective-evaluation (commit 1b969f2) cascaded_evaluation/util.py
+    ``SelectiveClassificationUtil`` sets it up: candidates on a grid of 5,000 over [0, 1]
+    (here over the indicator's range where it is no probability) that keep at least 30
+    items, each one's risk bounded by Clopper-Pearson at level delta (the root of
+    ``binom.cdf(errors, n, r) = delta`` there, its closed form here). The choice is the
+    paper's fixed-sequence testing: from the most confident candidate down, each certified
+    while its bound is at most 1 - target; the threshold is the last certified one. Two
+    departures from ``lambda_hat``, both where it returns a threshold that was never
+    certified: it tests the value one step of 1 / (number of candidates) below each
+    candidate, not the candidate, and that step is not the grid's (1 / 4,999), so with few
+    distinct indicator values it can step past the last certified candidate and return one
+    below it (on LLMBar's agree/disagree indicator it kept every item, 42% of splits then
+    missing a 0.75 target at delta 0.1); and where even the highest candidate fails it
+    returns that candidate, where here every item is escalated (abstain)."""
+    alpha = 1.0 - target
+    known = ~np.isneginf(trust)
+    low, high = (0.0, 1.0) if probability else (float(trust[known].min()),
+                                                 float(trust[known].max()))
+    values = np.sort(trust[known])
+    wrong = ~correct[known][np.argsort(trust[known], kind="stable")]
+    wrong_above = np.concatenate([np.cumsum(wrong[::-1])[::-1], [0]])  # errors among >= i
+
+    def kept(lam: float) -> tuple[int, int]:
+        i = int(np.searchsorted(values, lam, side="left"))
+        return len(values) - i, int(wrong_above[i])
+
+    bounds: dict[int, float] = {}  # by the number kept: candidates share few of them
+
+    def bound(lam: float) -> float:
+        n, errors = kept(lam)
+        if n not in bounds:
+            bounds[n] = clopper_pearson_upper(errors, n, delta) if n else 1.0
+        return bounds[n]
+
+    grid = np.linspace(low, high, GRID)
+    lambdas = [float(lam) for lam in grid if kept(float(lam))[0] >= MIN_KEPT]
+    out = {"method": "trust-or-escalate", "target": target, "delta": delta}
+    if not lambdas or bound(lambdas[-1]) > alpha:
+        return {**out, "threshold": math.inf, "certified": False, "kept": 0,
+                "risk_bound": None}
+    chosen = lambdas[-1]
+    for lam in reversed(lambdas):
+        if bound(lam) > alpha:
+            break
+        chosen = lam
+    n, errors = kept(chosen)
+    return {**out, "threshold": chosen, "certified": True, "kept": n,
+            "risk_bound": bound(chosen)}

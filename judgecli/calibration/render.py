@@ -16,6 +16,31 @@ def _f(value: Any) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
+def _threshold(value: Any) -> str:
+    """A threshold as read: 4 significant digits (calibration.json keeps every digit)."""
+    return "-" if value is None else f"{value:.4g}"
+
+
+def _guarantee(calibration: dict[str, Any]) -> str:
+    """What the threshold promises on new items (issue 21: say it, either way)."""
+    guarantee = calibration.get("guarantee")
+    if guarantee is None:
+        return ("empirical threshold: it meets the goal on these items only, with no "
+                "guarantee on new ones (about half of new samples fall short of a target); "
+                "--delta D chooses one with a guarantee")
+    if not guarantee["certified"]:
+        return (f"Trust or Escalate (delta {guarantee['delta']:g}): no threshold is "
+                f"certified for target {guarantee['target']:.3f} on these "
+                f"{calibration['n']} items, so every item is escalated (abstain); lower the "
+                "target or give more labelled items")
+    return (f"Trust or Escalate (delta {guarantee['delta']:g}): on new items the kept "
+            f"verdicts agree with the labels at least the target {guarantee['target']:.3f} "
+            f"with probability at least {1 - guarantee['delta']:.2f} (fixed-sequence testing; "
+            f"Clopper-Pearson lower bound {guarantee['guaranteed_agreement']:.3f} on the "
+            f"{guarantee['kept']} items kept here); expected share kept "
+            f"{guarantee['expected_coverage']:.1%}")
+
+
 def render(calibration: dict[str, Any], console: Console | None = None) -> None:
     console = console or Console(width=None if sys.stdout.isatty() else 120)
     mode = f" ({calibration['mode']} mode)" if calibration.get("mode") else ""
@@ -43,12 +68,13 @@ def render(calibration: dict[str, Any], console: Console | None = None) -> None:
     console.print(
         f"chosen: {calibration['indicator']}"
         + (f" (alpha {calibration['alpha']:g})" if calibration.get("alpha") else "")
-        + f", escalate below {calibration['threshold']}"
+        + f", escalate below {_threshold(calibration['threshold'])}"
         + (" and swap-inconsistent items" if calibration["escalate_inconsistent"] else "")
         + f" for {goal}: {predicted['escalated_share']:.1%} escalated, kept accuracy "
         + f"{_f(predicted['kept_accuracy'])}"
         + (f", cascade accuracy {predicted['cascade_accuracy']:.3f}"
            if predicted.get("cascade_accuracy") is not None else ""))
+    console.print(_guarantee(calibration), highlight=False)
     if calibration.get("temperature") is not None:
         console.print(f"temperature {calibration['temperature']:.3f}: ECE of confidence "
                       f"{_f(calibration['indicators'].get('verdict_prob', {}).get('ece'))} -> "

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ..errors import JudgecliError
+from .config import no_judge
+from .defaults import note_prompt_styles
 from .options import JudgingArgs, judging_options
 from .run import fail_if_nothing_judged, finish, load_judges, make_plan, running, show_plan
 
@@ -23,7 +25,11 @@ CALIBRATE_EPILOG = ("Examples:\n\n"
     "--fallback openai:gpt-4o")
 
 
-@judging_options(without=("resume", *JudgingArgs.ROLES))
+@judging_options(without=("resume", *JudgingArgs.ROLES), helps={
+    "judge": "The judge to calibrate (one): a local model folder or hub id, hf:PATH, a .gguf "
+             "file, or openai:MODEL (default: as judge's --judge).",
+    "template": "Its template: a bundled one (judgecli templates) or a .json file (default: "
+                "chosen from the items)."})
 def calibrate(
     labelled: Annotated[str | None, typer.Argument(
         metavar="LABELLED", help="Labelled items (a gold `label` each) to judge with "
@@ -38,6 +44,12 @@ def calibrate(
         min=0, max=1, metavar="ACCURACY",
         help="Escalate as few items as keep the local verdicts this accurate (default 0.9 "
              "unless --budget).")] = None,
+    delta: Annotated[float | None, typer.Option(
+        min=0, max=1, metavar="DELTA",
+        help="Choose the threshold with a guarantee (Trust or Escalate): the kept verdicts "
+             "fall below --target-accuracy on new items with probability at most DELTA "
+             "(e.g. 0.1). Without it the threshold is empirical: it meets the target on "
+             "these items, and on new ones about half the time.")] = None,
     budget: Annotated[float | None, typer.Option(
         min=0, max=1, metavar="SHARE", help="Escalate at most this share of the items, the "
                                             "least trustworthy first.")] = None,
@@ -77,8 +89,11 @@ def calibrate(
     if data is None:
         return  # --dry-run
     fallback = read_labelled(fallback_judgments) if fallback_judgments else None
+    if delta is not None and budget is not None:
+        raise JudgecliError("--delta guarantees a --target-accuracy; it does not go with "
+                            "--budget")
     result = fit(data, target_accuracy=None if budget is not None else target_accuracy,
-                 budget=budget, indicator=indicator, fallback=fallback)
+                 budget=budget, indicator=indicator, fallback=fallback, delta=delta)
     text = dump(result)
     if output:
         with open(output, "w", encoding="utf-8") as handle:
@@ -98,8 +113,9 @@ def _judge_labelled(args: JudgingArgs, labelled: str, judged_output: str | None,
         raise JudgecliError("calibrate fits one judge with one template: give --judge and "
                             "--template once")
     if not args.judge and not args.dry_run:
-        raise JudgecliError("--judge is required to judge LABELLED")
+        raise JudgecliError(no_judge(" to judge LABELLED"))
     plan = make_plan(args, labelled)
+    note_prompt_styles(plan.members, quiet=args.quiet)
     if args.dry_run:
         show_plan(args, labelled, plan, mapping=args.mapping)
         return None

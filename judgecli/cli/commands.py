@@ -15,6 +15,8 @@ import typer
 from .. import __version__
 from ..errors import JudgecliError
 from .calibrate import CALIBRATE_EPILOG, calibrate
+from .config import no_judge
+from .defaults import note_prompt_styles
 from .help import Command
 from .options import JsonOpt, JudgingArgs, SeedOpt, judging_options
 from .report import CONVERT_SETTINGS, REPORT_EPILOG, convert, report
@@ -31,6 +33,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
+
+
+def need_judge(args: JudgingArgs) -> None:
+    """No judge is an error before any note on the template chosen (a dry run needs none)."""
+    if not args.judge and not args.dry_run:
+        raise JudgecliError(no_judge())
 
 
 def _version(value: bool) -> None:
@@ -79,7 +87,9 @@ def judge(
     check_output(output, resume=args.resume, force=args.force)
     if args.skip_invalid and not args.dry_run:
         check_rejects(input, resume=args.resume, force=args.force)
+    need_judge(args)
     plan = make_plan(args, input)
+    note_prompt_styles(plan.members, quiet=args.quiet)
     if args.dry_run:
         return show_plan(args, input, plan, mapping=args.mapping)
     if args.resume:  # a file judged with other settings is refused before any model loads
@@ -128,6 +138,7 @@ def compare(
 
     # bad files fail before a model loads
     check_output(output, resume=args.resume, force=args.force)
+    need_judge(args)
     for path in files if args.skip_invalid and not args.dry_run else ():
         check_rejects(path, resume=args.resume, force=args.force)
     pairs = build_pairs(files, mapping=args.mapping, questions=questions,
@@ -144,6 +155,7 @@ def compare(
                    f"{'have' if pairs.has_reference else 'lack'} a reference); choose "
                    "another with --template", err=True)
     plan = make_plan(args, None, default=default)
+    note_prompt_styles(plan.members, quiet=args.quiet)
     if args.dry_run:
         with pairs_file(pairs) as path:
             return show_plan(args, path, plan, mapping=None)

@@ -8,7 +8,9 @@ first item's shape, as ``compare`` does, and says which template it took and why
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from pathlib import Path
 
 import typer
 
@@ -52,8 +54,42 @@ def warn_unshown_reference(path: str, mapping: dict[str, str], templates: Sequen
         return
     if item.reference is None and not any(t.reference is not None for t in item.turns):
         return
+    from ..templates import available
+
+    bundled = set(available())
     for template in templates:
         if not template.shows_reference:
+            # Name the template that would show it, where one exists (issue 26 item 9).
+            ref = f"{template.name}-ref"
+            hint = f"{ref} does" if ref in bundled else "no variant of it shows one"
             typer.echo(f"judgecli: warning: the items carry a 'reference' that template "
-                       f"{template.name} does not show the judge; a -ref template does",
-                       err=True)
+                       f"{template.name} does not show the judge; {hint}", err=True)
+
+
+def has_chat_template(spec: str) -> bool:
+    """Whether a local judge folder ships a chat template (in tokenizer_config.json or as
+    chat_template.jinja, as transformers saves it); hub ids and GGUF files are not read."""
+    folder = Path(spec)
+    if not folder.is_dir():
+        return False
+    if (folder / "chat_template.jinja").is_file() or (folder / "chat_template.json").is_file():
+        return True
+    try:
+        config = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(config, dict) and bool(config.get("chat_template"))
+
+
+def note_prompt_styles(members: Sequence[tuple[str | None, Template]], *, quiet: bool) -> None:
+    """Say when a chat-tuned local judge gets a plain-text prompt (issue 26 item 8): what it
+    is sent, and how to send it a chat prompt instead."""
+    if quiet:
+        return
+    for spec, template in members:
+        if spec is not None and template.style == "completion" and has_chat_template(spec):
+            typer.echo(f"judgecli: note: {spec} has a chat template, but template "
+                       f"{template.name} is a plain-text prompt and is sent as written, "
+                       "without it (as its judge was trained); for a chat-tuned judge choose "
+                       "a template of style chat (judgecli templates: STYLE), e.g. -t "
+                       "mtbench-pair, which goes through the judge's chat template", err=True)

@@ -10,12 +10,13 @@ values into the library's objects.
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 import sys
 import typing
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Annotated, Any
 
 import typer
@@ -50,7 +51,9 @@ def choice(values: Sequence[str], help: str, *decls: str) -> Any:
 JudgeOpt = Annotated[list[str] | None, typer.Option(
     "--judge", "-j", metavar="MODEL",
     help="The judge: a local model folder or hub id, hf:PATH, a .gguf file, or openai:MODEL; "
-         "several times for a panel (judge, compare).")]
+         "several times for a panel (judge, compare). Left out: judge = ... in judgecli.toml "
+         "or [tool.judgecli] in pyproject.toml, else $JUDGECLI_JUDGE (any judging option "
+         "can be set so: README, Configuration).")]
 TemplateOpt = Annotated[list[str] | None, typer.Option(
     "--template", "-t", metavar="TEMPLATE",
     help="A bundled template (judgecli templates) or a template .json file (default: chosen "
@@ -69,6 +72,12 @@ BatchSizeOpt = Annotated[int | None, typer.Option(
                              "on a GPU as many as fit in half its free memory, at most 256).")]
 MaxNewTokensOpt = Annotated[int, typer.Option(
     min=1, metavar="N", help="The most tokens a judgment may take in explain mode.")]
+TruncateOpt = Annotated[bool, typer.Option(
+    "--truncate", help="Cut the answers of an item whose prompt and --max-new-tokens would "
+                       "not fit the judge's context window (known OpenAI models; a local "
+                       "judge's max_position_embeddings) to the most characters that fit, "
+                       "and mark its judgment truncated; without it such an item is not "
+                       "sent and its judgment's error names the length.")]
 MapOpt = Annotated[list[str] | None, typer.Option(
     "--map", metavar="DST=SRC", help="Read a field from another one (repeatable; SRC may be a "
                                      "dotted path), e.g. --map question=prompt.")]
@@ -184,7 +193,11 @@ class JudgingArgs:
     cache_dir: CacheDirOpt = None
     no_cache: NoCacheOpt = False
     batch: BatchOpt = False
+    truncate: TruncateOpt = False
     base_model: BaseModelOpt = None
+
+    origins: dict[str, str] = field(default_factory=dict, compare=False, repr=False,
+                                    metadata={"not_an_option": True})
 
     API = ("base_url", "api", "concurrency", "rpm", "tpm", "temperature", "timeout",
            "retries", "max_cost", "price_in", "price_out", "cache_dir", "no_cache", "batch")
@@ -205,7 +218,7 @@ class JudgingArgs:
         """The options set away from their defaults, as typed (``--mode``, ``--no-swap``)."""
         default = JudgingArgs()
         return [("--no-swap" if f.name == "swap" else "--map" if f.name == "field_map" else
-                 "--" + f.name.replace("_", "-")) for f in fields(self)
+                 "--" + f.name.replace("_", "-")) for f in option_fields()
                 if getattr(self, f.name) != getattr(default, f.name)]
 
     @property
@@ -219,16 +232,70 @@ class JudgingArgs:
         return not self.quiet and sys.stderr.isatty()
 
 
-def judging_options(*, without: Collection[str] = ()) -> Callable[[Callable[..., Any]],
-                                                                  Callable[..., Any]]:
+def _with_help(hint: Any, text: str | None) -> Any:
+    """An option's ``Annotated`` type with another help text."""
+    if text is None:
+        return hint
+    kind, info = typing.get_args(hint)
+    info = copy.copy(info)
+    info.help = text
+    return Annotated[kind, info]
+
+
+def option_fields() -> list[Any]:
+    """The fields of :class:`JudgingArgs` that are options (not ``origins``)."""
+    return [f for f in fields(JudgingArgs) if not f.metadata.get("not_an_option")]
+
+
+CONTEXT = "judgecli_context"
+CHOICES = {"mode": MODES, "combine": COMBINE_RULES, "panel_vote": VOTES, "api": APIS}
+NOT_CONFIGURED = ("resume", "force", "dry_run")  # what a config or $JUDGECLI_* never sets
+
+
+def configured(args: JudgingArgs, names: Sequence[str], context: Any = None) -> None:
+    """Options left at their defaults on the command line (``context``: the command's
+    click context, None outside one) take the project config's value, else the
+    environment's (:mod:`judgecli.cli.config`); where the judge came from is said on
+    stderr, and kept in ``args.origins``."""
+    from .config import settings
+
+    hints = typing.get_type_hints(JudgingArgs)
+    kinds = {name: _kind(hints[name]) for name in names if name not in NOT_CONFIGURED}
+    found = settings(kinds)
+    for name, value in found.items():
+        source = context.get_parameter_source(name) if context is not None else None
+        if source is not None and source.name != "DEFAULT":
+            continue  # the command line wins
+        allowed = CHOICES.get(name)
+        if allowed is not None and value.value not in allowed:
+            raise JudgecliError(f"{value.origin}: {name.replace('_', '-')} must be one of "
+                                f"{', '.join(allowed)}, not '{value.value}'")
+        setattr(args, name, value.value)
+        args.origins[name] = value.origin
+    if "judge" in args.origins and not args.quiet:
+        typer.echo(f"judgecli: judge {', '.join(args.judge or [])} (from "
+                   f"{args.origins['judge']})", err=True)
+
+
+def _kind(hint: Any) -> type:
+    """The type an option's value has: str, int, float, bool or list."""
+    for kind in typing.get_args(hint) or (hint,):
+        if kind is not type(None):
+            return list if typing.get_origin(kind) is list else kind
+    return str
+
+
+def judging_options(*, without: Collection[str] = (), helps: dict[str, str] | None = None,
+                    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Give a command the shared options (all of :class:`JudgingArgs` but ``without``,
     which keep their defaults) after its own: it declares a parameter ``args`` instead and
-    receives them there as one :class:`JudgingArgs`."""
+    receives them there as one :class:`JudgingArgs`. ``helps``: another help text for some
+    of them in this command (calibrate's --judge takes no panel)."""
     hints = typing.get_type_hints(JudgingArgs, include_extras=True)
-    assert all(f.default is not MISSING for f in fields(JudgingArgs))
+    assert all(f.default is not MISSING for f in option_fields())
     shared = [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default,
-                                annotation=hints[f.name])
-              for f in fields(JudgingArgs) if f.name not in without]
+                                annotation=_with_help(hints[f.name], (helps or {}).get(f.name)))
+              for f in option_fields() if f.name not in without]
 
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
         own = inspect.signature(command, eval_str=True)
@@ -236,11 +303,17 @@ def judging_options(*, without: Collection[str] = ()) -> Callable[[Callable[...,
 
         @functools.wraps(command)
         def run(**values: Any) -> Any:
+            context = values.pop(CONTEXT)
             args = JudgingArgs(**{p.name: values.pop(p.name) for p in shared})
+            configured(args, [p.name for p in shared], context)
             return command(args=args, **values)
 
-        run.__signature__ = own.replace(parameters=params + shared)  # type: ignore[attr-defined]
-        run.__annotations__ = {p.name: p.annotation for p in params + shared}
+        # Typer hands a parameter annotated typer.Context the command's context, which
+        # tells an option given on the command line from one left at its default.
+        offered = params + shared + [inspect.Parameter(
+            CONTEXT, inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)]
+        run.__signature__ = own.replace(parameters=offered)  # type: ignore[attr-defined]
+        run.__annotations__ = {p.name: p.annotation for p in offered}
         return run
 
     return decorate

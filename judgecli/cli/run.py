@@ -78,6 +78,10 @@ def show_plan(args: JudgingArgs, input_path: str, plan: Plan, *,
         typer.echo("the review prompts hold the first judge's texts; not shown", err=True)
     for estimate in estimates:
         typer.echo(estimate.report(), err=True)
+    for estimate in estimates:
+        note = estimate.context_note(args.truncate)
+        if note:
+            typer.echo(f"judgecli: {note}", err=True)
 
 def load_judges(args: JudgingArgs, plan: Plan, output: str | None = None) -> Assembled:
     """Load every judge the plan names (each once). ``output``: the command's output
@@ -86,13 +90,14 @@ def load_judges(args: JudgingArgs, plan: Plan, output: str | None = None) -> Ass
 
     plan.roles.check()
     if not args.judge:
-        raise JudgecliError("--judge is required (a model folder, a hub id, or "
-                            "openai:MODEL)")
+        from .config import no_judge
+
+        raise JudgecliError(no_judge())
     api_options = {**args.api_options, "state_beside": output, "quiet": args.quiet} \
         if args.api_options.get("batch") else args.api_options
     return assemble(plan.roles, batch_size=args.batch_size, api_options=api_options,
                     local_options={"base_model": args.base_model}
-                    if args.base_model else None)
+                    if args.base_model else None, truncate=args.truncate)
 
 
 @contextmanager
@@ -110,10 +115,20 @@ def running(built: Assembled) -> Iterator[None]:
 
 
 def print_usage(built: Assembled) -> None:
+    """Each judge's tokens and cost on a line named after it (a panel's or a review's
+    judges, each once) and, with more than one, their total."""
+    from ..backends.openai.pricing import CostMeter, total_report
+
+    meters = {}
     for one in built.judges:
         report = one.usage_report()
         if report:
-            typer.echo(report, err=True)
+            typer.echo(f"{one.name}: {report}", err=True)
+            meter = getattr(one, "meter", None)
+            if isinstance(meter, CostMeter):
+                meters[one.name] = meter
+    if len(meters) > 1:
+        typer.echo(total_report(meters), err=True)
 
 
 def finish(summary: RunSummary, built: Assembled) -> None:

@@ -64,10 +64,31 @@ def parser_line(template: Template) -> str:
     return name + (f" ({template.count} scores)" if isinstance(template.count, int) else "")
 
 
+def filled_from(template: Template) -> str:
+    """Which record field (or fixed text) fills each placeholder the prompt shows, e.g.
+    ``{instruction} <- question`` (issue 26 item 11: the original's names are kept)."""
+    from ..templates.fill import placeholders
+
+    texts = [template.text, template.system, template.user, template.answer_block,
+             *template.text_if_empty.values()]
+    names = dict.fromkeys(n for text in texts if text for n in placeholders(text, template.fill))
+    shown = []
+    for name in names:
+        source = template.sources.get(name)
+        if source is None or source.kind == "field":
+            field = source.value if source is not None else name
+            shown.append(f"{{{name}}} <- {field}" if field != name else f"{{{name}}}")
+        else:
+            what = source.value if len(source.value) <= 30 else source.value[:27] + "..."
+            shown.append(f"{{{name}}} <- {source.kind} {what!r}")
+    return ", ".join(shown)
+
+
 def describe(template: Template) -> str:
     fields = [("name", template.name), ("description", template.description),
               ("source", template.source), ("kind", template.kind),
               ("style", template.style), ("turns", str(template.turns)),
+              ("fields", filled_from(template)),
               ("requires", ", ".join(template.requires) or "-"),
               ("parser", parser_line(template)),
               ("score line", score_line(template)), ("file", template.path)]

@@ -8,7 +8,9 @@ through it a window at a time.
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -21,6 +23,7 @@ from ..templates import Template
 from .choices import MODES
 from .confidence import alpacaeval_preference, line_prob, verdict_probs
 from .debias import COMBINE_RULES, OrderResult, combine, map_back
+from .fit import Fit
 from .indicators import indicators
 
 
@@ -76,6 +79,8 @@ class Judging:
         self.judge = judge
         self.options = options
         self.mode = resolve_mode(options, judge)
+        self.fit = Fit(judge)  # --truncate: answers cut so that the prompts fit the window
+        self.said_no_probs = False  # the warning of a preference without probabilities
 
     def check_item(self, item: Item) -> None:
         self.options.template.check_item(item)
@@ -86,12 +91,14 @@ class Judging:
         template = self.options.template
         score = self.mode == "score"
         count = template.expected_count(item) or 1
-        return [Request(prompt=template.render(item, order, (extra or {}).get(order)),
-                        score_line=template.score_line if score else None,
-                        count=count if score else 0,
-                        max_new_tokens=self.options.max_new_tokens, parser=template.parser,
-                        values=template.score_line.values if template.score_line else ())
-                for order in self.options.orders(item)]
+        orders = self.options.orders(item)
+        return self.fit.requests(template, item, orders, extra, [
+            Request(prompt=template.render(item, order, (extra or {}).get(order)),
+                    score_line=template.score_line if score else None,
+                    count=count if score else 0,
+                    max_new_tokens=self.options.max_new_tokens, parser=template.parser,
+                    values=template.score_line.values if template.score_line else ())
+            for order in orders])
 
     def judge_items(self, items: list[Item],
                     extras: list[dict[str, dict[str, str]]] | None = None,
@@ -112,37 +119,67 @@ class Judging:
             requests.extend(mine)
         return Started(items, requests, spans, self.judge.start(requests) if requests else None)
 
-    def finish_items(self, started: Started) -> list[dict[str, Any]]:
-        """The records of a window handed to the judge by ``start_items``."""
+    def finish_items(self, started: Started,
+                     emit: Callable[[list[dict[str, Any]]], None] | None = None,
+                     ) -> list[dict[str, Any]]:
+        """The records of a window handed to the judge by ``start_items``. ``emit``: where
+        a judge that reports its results as they come (``Judge.wait``) hands each run of
+        items, in input order, as soon as all their requests are answered; the records
+        returned are the rest."""
         items, requests, spans = started.items, started.requests, started.spans
+        emitted = 0  # items handed to ``emit``
+        followed = False  # the judge reported results as they came (``Judge.wait``)
         try:
+            seen = -1
+            while emit is not None and requests and emitted < len(items):
+                got = self.judge.wait(started.ticket, seen)
+                if got is None:
+                    break  # this judge tells only at ``finish``
+                followed = True
+                ready = self._answered(items, spans, got, emitted)
+                if ready:
+                    emitted += len(ready)
+                    emit(ready)
+                count = sum(c is not None for c in got)
+                if count == seen:
+                    break  # the window ended with no more answers: ``finish`` says why
+                seen = count
             completions = self.judge.finish(started.ticket) if requests else []
-        except KeyboardInterrupt as stop:
-            # Ctrl-C: the items before the first unfinished one are kept (a backend carries
-            # the completions it has, None for the others); the runner writes them.
-            got = getattr(stop, "completions", None) or []
-            kept = []
-            for item, (start, n) in zip(items, spans, strict=True):
-                mine = got[start:start + n]
-                if len(mine) < n or any(c is None for c in mine):
-                    break
-                kept.append(self.record(item, mine))
-            stop.records, stop.judging = kept, self  # type: ignore[attr-defined]
-            raise
-        except BudgetExhausted as stop:
-            # Items whose every request was answered are kept; the others are not written
-            # at all (not even as errors), so that --resume judges them.
-            got = stop.completions
-            stop.records = [self.record(item, got[start:start + n])
-                            for item, (start, n) in zip(items, spans)
-                            if len(got) >= start + n
-                            and all(c is not None for c in got[start:start + n])]
+        except BaseException as stop:
+            got = getattr(stop, "completions", None)
+            if got is None and followed and not isinstance(stop, BudgetExhausted):
+                got = self.judge.cancel(started.ticket)  # stopped while following it
+            got = got or []
+            if isinstance(stop, BudgetExhausted):
+                # Items whose every request was answered are kept; the others are not
+                # written at all (not even as errors), so that --resume judges them.
+                stop.records = [self.record(item, got[start:start + n])  # type: ignore[arg-type]
+                                for item, (start, n) in zip(items[emitted:], spans[emitted:])
+                                if len(got) >= start + n
+                                and all(c is not None for c in got[start:start + n])]
+            elif isinstance(stop, KeyboardInterrupt):
+                # Ctrl-C: the items before the first unfinished one are kept (a backend
+                # carries the completions it has, None for the others); the runner writes
+                # them.
+                stop.records = self._answered(items, spans, got, emitted)  # type: ignore[attr-defined]
+                stop.judging = self  # type: ignore[attr-defined]
             raise
         if len(completions) != len(requests):
             raise JudgecliError(f"judge '{self.judge.name}' returned {len(completions)} "
                                 f"results for {len(requests)} requests")
         return [self.record(item, completions[start:start + n])
-                for item, (start, n) in zip(items, spans)]
+                for item, (start, n) in zip(items[emitted:], spans[emitted:])]
+
+    def _answered(self, items: list[Item], spans: list[tuple[int, int]],
+                  got: list[Completion | None], skip: int) -> list[dict[str, Any]]:
+        """The records of ``items[skip:]`` up to the first with a request not answered."""
+        kept = []
+        for item, (start, n) in zip(items[skip:], spans[skip:]):
+            mine = got[start:start + n]
+            if len(mine) < n or any(c is None for c in mine):
+                break
+            kept.append(self.record(item, mine))  # type: ignore[arg-type]
+        return kept
 
     def record(self, item: Item, completions: list[Completion]) -> dict[str, Any]:
         template = self.options.template
@@ -165,6 +202,7 @@ class Judging:
                             error="; ".join(f"{r.order}: {r.error}" for r in results)
                             if item.kind == PAIR else results[0].error)
         judgment["orders"] = [r.to_json() for r in results]
+        self.fit.note(item, judgment)
         usage = Counter[str]()
         for c in completions:
             usage.update({k: v for k, v in c.usage.items() if isinstance(v, int)})
@@ -190,6 +228,9 @@ class Judging:
                 # null where an order has no probabilities (a failed or unparsed reply).
                 judgment["preference"] = alpacaeval_preference(
                     [r.probs if r.error is None else None for r in results])
+                if judgment["preference"] is None and not self.said_no_probs and \
+                        any(r.error is None and r.probs is None for r in results):
+                    self._no_probs()
             found = indicators(results, completions, combined.verdict)
             if found:
                 judgment["indicators"] = found
@@ -210,6 +251,16 @@ class Judging:
                             confidence=self._line_confidence(completion, scores)
                             if scores else None,
                             consistent=None, error=only.error)
+
+    def _no_probs(self) -> None:
+        """Said at the first reply read without probabilities, not at the run's end: every
+        AlpacaEval figure of the run would be null, with no word why."""
+        self.said_no_probs = True
+        print(f"judgecli: warning: judge {self.judge.name} gave no token probabilities "
+              f"(logprobs) with its reply; template {self.options.template.name} reads "
+              "AlpacaEval's preference from them, so judgment.preference is null and so "
+              "will be report's AlpacaEval figures; judge through a server that returns "
+              "top_logprobs", file=sys.stderr, flush=True)
 
     def _order_result(self, item: Item, order: str, completion: Completion) -> OrderResult:
         if completion.error is not None or completion.text is None:

@@ -1,10 +1,12 @@
 """Judging a stream of items: render, call the judge in batches, parse, combine, write.
 
-Items are read lazily and judged a window at a time (a few batches, so the backend can sort
-them by length); each window's records are written, in input order, as soon as it is done.
-Memory therefore does not grow with the input, and a killed run keeps everything written.
-Ctrl-C inside a window writes the window's items whose judgments all completed, up to the
-first that did not (so that ``--resume`` goes on in input order).
+Items are read lazily and handed to the judge a window at a time (a few batches, so the
+backend can sort them by length). Records are written in input order: as each item is
+judged where the judge reports its replies as they come (an API judge: ``Judge.wait``),
+else as each window is done. Memory therefore does not grow with the input, and a killed
+run keeps everything written. Ctrl-C inside a window writes the window's items whose
+judgments all completed, up to the first that did not (so that ``--resume`` goes on in
+input order).
 """
 
 from __future__ import annotations
@@ -112,7 +114,9 @@ def judge_file(input_path: str, output_path: str | None, judge: Judge, options: 
         def flush(pending: list[tuple[int, Item]]) -> None:
             nonlocal in_hand
             if not overlap:
-                return _flush(judging, pending, writer, summary, bar, order)
+                started = judging.start_items([item for _, item in pending]) \
+                    if type(judging) is Judging else None
+                return _flush(judging, pending, writer, summary, bar, order, started)
             previous = in_hand
             in_hand = (pending, judging.start_items([item for _, item in pending]))
             if previous is not None:
@@ -162,12 +166,29 @@ def judge_file(input_path: str, output_path: str | None, judge: Judge, options: 
 def _flush(judging: Judging, pending: list[tuple[int, Item]], writer: Any,
            summary: RunSummary, bar: Any, order: InputOrder | None,
            started: Started | None = None) -> None:
-    """Judge a window (or finish one ``started``) and write its records."""
-    items = [item for _, item in pending]
+    """Judge a window (or finish one ``started``, writing each item as soon as it is
+    judged where the judge can tell) and write its records."""
+    position = {id_key(item.id): index for index, item in pending} if order else {}
+
+    def write(records: list[dict[str, Any]]) -> None:
+        writer.write_many(records)
+        if order is not None:
+            for record in records:
+                order.written(position[id_key(record["id"])], record["id"])
+        for record in records:
+            judgment = record["judgment"]
+            summary.judged += 1
+            if judgment["error"] is not None:
+                summary.errors += 1
+            elif (verdict := final_verdict(judgment)) is not None:
+                summary.verdicts[verdict] += 1
+            summary.usage.update(judgment.get("usage", {}))
+        bar.update(len(records))
+
     stopped: BaseException | None = None
     try:
-        records = judging.judge_items(items) if started is None else \
-            judging.finish_items(started)
+        records = judging.judge_items([item for _, item in pending]) if started is None else \
+            judging.finish_items(started, emit=write)
     except BudgetExhausted as stop:
         records, stopped = stop.records, stop
     except KeyboardInterrupt as stop:
@@ -177,24 +198,11 @@ def _flush(judging: Judging, pending: list[tuple[int, Item]], writer: Any,
             else []
         stopped = stop
     try:
-        writer.write_many(records)
+        write(records)
     except OSError:
         if not isinstance(stopped, KeyboardInterrupt):
             raise
-        records = []  # stdout's reader left (that was the interrupt): nothing to write to
-    if order is not None:
-        position = {id_key(item.id): index for index, item in pending}
-        for record in records:
-            order.written(position[id_key(record["id"])], record["id"])
-    for record in records:
-        judgment = record["judgment"]
-        summary.judged += 1
-        if judgment["error"] is not None:
-            summary.errors += 1
-        elif (verdict := final_verdict(judgment)) is not None:
-            summary.verdicts[verdict] += 1
-        summary.usage.update(judgment.get("usage", {}))
-    bar.update(len(records))
+        # stdout's reader left (that was the interrupt): nothing to write to
     if stopped is not None:
         raise stopped
 

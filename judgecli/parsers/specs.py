@@ -131,7 +131,8 @@ class DataParser:
             return Parsed(verdict=value)
         read = int if self.number == "int" else float
         try:
-            value = float(read(written.strip()))
+            number = read(written.strip())
+            value = float(number)
         except (ValueError, OverflowError):
             raise ParseFailure(f"{shown!r} is not {'an integer' if read is int else 'a number'}"
                                ) from None
@@ -139,7 +140,8 @@ class DataParser:
             raise ParseFailure(f"{shown!r} is not a finite number")
         if self.low is not None and self.high is not None and not self.low <= value <= self.high:
             raise ParseFailure(f"{value:g} is outside {self.low:g}-{self.high:g}")
-        return Parsed(scores=(value,))
+        # An integer grade is written as one ("score": 4, as Prometheus's [RESULT] 4 reads).
+        return Parsed(scores=(number if read is int else value,))
 
 
 def is_data(parser: str | None) -> bool:

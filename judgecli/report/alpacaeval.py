@@ -63,11 +63,14 @@ class PreferenceColumns:
         self.delta: array[float] | None = None
         self.first_line = 0  # the first line with a preference
         self.first_missing = 0  # the first judged item's line without one
+        self.first_null = 0  # the first judged item's line with "preference": null
 
     def add(self, judgment: Any, len_a: int, len_b: int, failed: bool, line: int) -> None:
         value = judgment.get("preference") if type(judgment) is dict else None
-        if value is None and not failed and not self.first_missing:
-            self.first_missing = line
+        if value is None and not failed:
+            self.first_missing = self.first_missing or line
+            if not self.first_null and type(judgment) is dict and "preference" in judgment:
+                self.first_null = line
         if value is None and self.values is None:
             self.n += 1
             return
@@ -84,6 +87,16 @@ class PreferenceColumns:
         self.values.append(value)
         self.delta.append(len_b - len_a if len_a >= 0 and len_b >= 0 else math.nan)
         self.n += 1
+
+    def note(self) -> str | None:
+        """Why a file judged for AlpacaEval's figures has none: the run wrote the field
+        (null) on items it judged, and no item got a value."""
+        if self.values is not None or not self.first_null:
+            return None
+        return (f"no AlpacaEval figures: {FIELD} is null on every judged item (line "
+                f"{self.first_null} is the first); the preference comes from the judge's "
+                "logprobs (an API's top_logprobs), and none came; judge through a server "
+                "that returns logprobs")
 
     def finish(self) -> tuple[np.ndarray | None, np.ndarray | None]:
         if self.values is None or self.delta is None:

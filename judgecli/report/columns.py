@@ -181,8 +181,8 @@ class VerdictColumns:
                 if entry.get("error") is not None:
                     code = FAILED
                 name = entry.get("order")
-                if name == "AB":
-                    ab = code
+                if name == "AB" or (name is None and len(orders) == 1):
+                    ab = code  # one answer's one order need not say which order it is
                 elif name == "BA":
                     ba = code
                 else:
@@ -198,7 +198,8 @@ class VerdictColumns:
             raise InputError("expected a list", file=self.file, line=line, field=name)
         for number, entry in enumerate(orders):
             where = f"{name}[{number}]"
-            if not isinstance(entry, dict) or entry.get("order") not in ("AB", "BA"):
+            if not isinstance(entry, dict) or (entry.get("order") not in ("AB", "BA") and not (
+                    entry.get("order") is None and len(orders) == 1)):
                 raise InputError("expected an object with \"order\": \"AB\" or \"BA\"",
                                  file=self.file, line=line, field=where)
             self.code(entry.get("verdict"), line, where + ".verdict")

@@ -24,8 +24,10 @@ Formats (a value outside the format is a failed judgment with its reason, never 
   ``answer1_body`` is the original answer 2) and the GPT-4 reference judgments (``--gt``,
   ``text`` parsed the same way; an unparseable one gives no label, as JudgeLM filters it).
 * ``alpacaeval``: tatsu-lab/alpaca_eval ``results/<model>/<annotator>/annotations.json``, one
-  model's (a JSON list; ``instruction``, ``output_1`` the baseline, ``output_2`` the model,
-  ``generator_1``/``generator_2`` where present, ``preference`` = 1 + P(output_2 better)).
+  model's (a JSON list, or JSONL: one annotation a line, as pandas' ``to_json(orient=
+  "records", lines=True)`` writes it; ``instruction``, ``output_1`` the baseline, ``output_2``
+  the model, ``generator_1``/``generator_2`` where present, ``preference`` = 1 + P(output_2
+  better)).
   answer_a is the baseline, answer_b the model. The verdict is AlpacaEval's discrete rule
   (``metrics/winrate.py``): preference > 1.5 B, < 1.5 A, exactly 1.5 a tie; the preference is
   kept (``judgment.preference``, for the report's AlpacaEval figures) with the verdict's
@@ -43,6 +45,7 @@ from __future__ import annotations
 import argparse
 import ast
 import hashlib
+import json
 import math
 import sys
 import textwrap
@@ -58,6 +61,7 @@ from ..parsers import Parsed, ParseFailure, parse_scores
 
 _PANDALM_CODES = {"0": "tie", "1": "A", "2": "B", "tie": "tie"}
 MISSING_VALUE: Any = object()
+ANNOTATION_KEYS = ("instruction", "output_1", "output_2", "preference")  # AlpacaEval's
 
 
 def _field(row: dict[str, Any], key: str, file: str, number: int) -> Any:
@@ -219,24 +223,49 @@ def alpacaeval_verdict(preference: float) -> tuple[str, float]:
     return "tie", 0.5
 
 
+def _is_jsonl(path: str) -> bool:
+    """Whether a file is JSONL (objects one a line, or one annotation alone) rather than one
+    JSON value, as AlpacaEval writes annotations.json (a list; anything else that is one
+    value is refused as before, by ``read_json_list``)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig").lstrip()
+        first, end = json.JSONDecoder().raw_decode(text)
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False  # read_json_list says what is wrong
+    if not isinstance(first, dict):
+        return False
+    return bool(text[end:].strip()) or all(key in first for key in ANNOTATION_KEYS)
+
+
+def _annotations(path: str) -> Iterator[tuple[int | None, str, str, dict[str, Any]]]:
+    """Each annotation with where it is: (line for a message, the field's prefix, what a
+    message calls it, the annotation): a JSON list's ``[index].``, a JSONL file's line."""
+    if _is_jsonl(path):
+        for line, item in iter_lines(path):
+            yield line, "", f"line {line}", item
+    else:
+        for index, item in enumerate(read_json_list(path)):
+            yield None, f"[{index}].", f"index {index}", item
+
+
 def alpacaeval(path: str, judge: str | None = None) -> Iterator[dict[str, Any]]:
     seen: Counter[str] = Counter()
-    model: tuple[int, Any] | None = None
-    for index, item in enumerate(read_json_list(path)):
-        for key in ("instruction", "output_1", "output_2", "preference"):
+    model: tuple[str, Any] | None = None
+    for line, prefix, where, item in _annotations(path):
+        for key in ANNOTATION_KEYS:
             value = item.get(key, MISSING_VALUE)
             if value is MISSING_VALUE:
-                raise InputError("missing", file=path, field=f"[{index}].{key}")
+                raise InputError("missing", file=path, line=line, field=prefix + key)
             if key != "preference" and not isinstance(value, str):
                 raise InputError(f"expected text, got {type(value).__name__}", file=path,
-                                 field=f"[{index}].{key}")
+                                 line=line, field=prefix + key)
         if "generator_2" in item:
             if model is None:
-                model = (index, item["generator_2"])
+                model = (where, item["generator_2"])
             elif item["generator_2"] != model[1]:
-                raise InputError(f"{item['generator_2']!r}, but index {model[0]} has "
+                raise InputError(f"{item['generator_2']!r}, but {model[0]} has "
                                  f"{model[1]!r}: convert one model's annotations per file",
-                                 file=path, field=f"[{index}].generator_2")
+                                 file=path, line=line, field=prefix + "generator_2")
         digest = hashlib.sha1(item["instruction"].encode("utf-8")).hexdigest()[:16]
         seen[digest] += 1
         preference, error = alpacaeval_preference(item["preference"])
@@ -284,7 +313,8 @@ def main(argv: list[str] | None = None) -> int:
     p = kinds.add_parser("alpacaeval", help="one model's AlpacaEval annotations.json",
                          description="tatsu-lab/alpaca_eval's annotations of one model.")
     p.add_argument("annotations", metavar="ANNOTATIONS",
-                   help="results/<model>/<annotator>/annotations.json")
+                   help="results/<model>/<annotator>/annotations.json (a JSON list), "
+                        "or the same annotations as JSONL")
     p.add_argument("--judge", metavar="NAME", help=judge % "the file's annotator")
     args = parser.parse_args(argv)
     try:

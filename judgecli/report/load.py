@@ -12,6 +12,10 @@ either rejects is parsed again by :func:`judgecli.io.jsonl.parse_line`, so a bad
 exactly as ``judge`` names it. Unlike ``judge``, a repeated key inside one object is not
 detected here (the decoder keeps the last value).
 
+With ``--by``, a field that no record has (of any file) is an error naming the fields the
+records have: a typo, not one group of "(none)". It is noticed while reading (``GroupFields``:
+one test a record once every field has been seen), not by a second pass.
+
 ``--map DST=SRC`` points a figure's field at another (dotted) path, so verdict files from
 elsewhere can be read without converting them, e.g. ``--map verdict=winner --map label=gold``.
 
@@ -71,6 +75,8 @@ except ImportError:  # pragma: no cover - depends on the environment
     _fast_loads = _strict_loads
 
 MISSING_GROUP = "(none)"
+FIELD_SAMPLE = 100  # records whose fields are kept to name them when a --by field is in none
+FIELDS_NAMED = 15  # fields an error names at most
 LENGTH_UNKNOWN = -2  # ``longer`` of an item whose answers are not both text
 
 # Where each field the report reads lives in a judgment record; --map DST=SRC overrides.
@@ -153,6 +159,8 @@ class Judgments:
     label5: np.ndarray | None = None
     pair_models: np.ndarray | None = None
     model_names: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the report says beside its figures
+    group_fields: GroupFields | None = None  # with --by: the fields no record had (check_by)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -205,6 +213,7 @@ class _Reader:
             ("ids", "q"), ("lines", "i"), ("label", "b"), ("label_value", "d"),
             ("longer", "b"), ("group", "i"), ("delimited", "b"))}
         self.group_codes: dict[str, int] = {}
+        self.groups = GroupFields(self.by)
 
     def _fields(self, record: dict[str, Any], line: int) -> tuple[Any, ...]:
         if self.mapped:
@@ -256,6 +265,8 @@ class _Reader:
         cols["delimited"].append(self._delimited(record))
         self.views.add(judgment, line)
         if self.by:
+            if self.groups.unseen:  # until every --by field has been seen once
+                self.groups.look(record)
             key = " / ".join(_group_value(get_path(record, path)) for path in self.by)
             code = self.group_codes.setdefault(key, len(self.group_codes))
             cols["group"].append(code)
@@ -299,7 +310,60 @@ class _Reader:
                          views=views, panel_agreement=agreement, judge=names["judge"],
                          template=names["template"], vote=names["vote"],
                          preference=preference, delta_len=delta_len, label5=label5,
-                         pair_models=pair_models, model_names=model_names)
+                         pair_models=pair_models, model_names=model_names,
+                         notes=[note for note in (self.preferences.note(),) if note],
+                         group_fields=self.groups if self.by and n else None)
+
+
+class GroupFields:
+    """Which --by fields no record has had yet, found while loading (no second pass), and
+    the fields the first records have, to name them when one is in no record at all."""
+
+    def __init__(self, paths: Sequence[str]) -> None:
+        self.paths = list(paths)
+        self.unseen = set(paths)  # empty once every field has been seen: one test a record
+        self.have: set[str] = set()
+        self.sampled = 0
+
+    def look(self, record: dict[str, Any]) -> None:
+        for path in list(self.unseen):
+            if get_path(record, path) is not MISSING:
+                self.unseen.discard(path)
+        if self.unseen and self.sampled < FIELD_SAMPLE:
+            self.sampled += 1
+            self.have.update(fields_near(record, self.unseen))
+
+
+def check_by(sets: Sequence[Judgments]) -> None:
+    """A --by field that no record of any file has is a typo, not one group of "(none)"
+    (a field that only some files have makes that group in the others)."""
+    read = [(j.file, j.group_fields) for j in sets if j.group_fields is not None]
+    if not read:
+        return
+    for path in read[0][1].paths:
+        if all(path in fields.unseen for _, fields in read):
+            have = set().union(*(fields.have for _, fields in read))
+            raise InputError(f"--by: no record has it; the records have {named(have)}",
+                             file=", ".join(file for file, _ in read), field=path)
+
+
+def fields_near(record: dict[str, Any], paths: set[str]) -> set[str]:
+    """The fields of ``record`` where a --by path could have meant one: its own, its
+    judgment's, and those beside each dotted path's last part."""
+    out: set[str] = set()
+    for parent in {"", "judgment"} | {path.rpartition(".")[0] for path in paths}:
+        value = record if not parent else get_path(record, parent)
+        if type(value) is dict:
+            out.update(f"{parent}.{key}" if parent else key for key in value)
+    return out
+
+
+def named(fields: set[str]) -> str:
+    """At most FIELDS_NAMED field names, sorted, a long one cut short."""
+    shown = [name if len(name) <= 40 else name[:37] + "..." for name in sorted(fields)]
+    more = len(shown) - FIELDS_NAMED
+    return ", ".join(shown[:FIELDS_NAMED]) + (f" and {more} more" if more > 0 else "") \
+        if shown else "no fields"
 
 
 def _text_length(value: Any) -> int:

@@ -166,6 +166,15 @@ def render(summaries: Sequence[dict[str, Any]], console: Console | None = None) 
         _side_by_side(summaries, console)
     _rankings(summaries, console)
     _judges(summaries, console)
+    _notes(summaries, console)
+
+
+def _notes(summaries: Sequence[dict[str, Any]], console: Console) -> None:
+    """What a file's figures cannot say by being null (``notes`` in --json)."""
+    for summary in summaries:
+        where = f"{summary['file']}: " if len(summaries) > 1 else ""
+        for note in summary.get("notes") or ():
+            console.print(f"note: {where}{note}", highlight=False, markup=False)
 
 
 def _judged_by(summary: dict[str, Any]) -> str:

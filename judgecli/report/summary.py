@@ -22,7 +22,9 @@ more against a baseline, its ranking (``arenahard``).
 
 ``n_failed`` and ``error_rate`` (failed judgments / items) are shown whatever the choice, and
 so is ``n_delimiter_answers``: items whose answers hold the template's own delimiters, which
-may mislead the judge (``delimiters``).
+may mislead the judge (``delimiters``). ``notes`` (a file's, not a group's) says in words what
+a figure cannot say by being null: AlpacaEval's figures of a file judged for them whose judge
+gave no logprobs.
 Single-answer grades without a number are always left out of correlations and MAE.
 """
 
@@ -49,7 +51,7 @@ from .columns import BINARY, PAIR, SINGLE
 from .grades import NUMERIC_KEYS, grade_accuracy, numeric_figures
 from .judges import judge_rows
 from .labels import join_labels, read_labels
-from .load import Judgments, read_judgments, shared_items
+from .load import Judgments, check_by, read_judgments, shared_items
 from .panel import PANEL_KEYS, panel_figures
 from .reliability import RELIABILITY_KEYS, reliability_figures
 from .review import REVIEW_KEYS, review_figures
@@ -89,11 +91,9 @@ def build_report(paths: Sequence[str], options: ReportOptions = ReportOptions(),
     if options.rounds < 1:
         raise JudgecliError(f"--rounds must be at least 1, got {options.rounds}")
     sets = [read_judgments(p, mapping=dict(options.mapping), by=options.by) for p in paths]
+    check_by(sets)
     for judgments in sets:
-        names = judgments.model_names
-        if options.baseline is not None and names and options.baseline not in names:
-            raise JudgecliError(f"--baseline {options.baseline}: not a model of "
-                                f"{judgments.file} (its models: {', '.join(names)})")
+        check_baseline(judgments, options.baseline)
     if labels is not None:
         for judgments in sets:
             join_labels(judgments, labels)
@@ -114,6 +114,17 @@ def build_report(paths: Sequence[str], options: ReportOptions = ReportOptions(),
     return [summarise(j, options, n_unshared=u) for j, u in zip(sets, unshared, strict=True)]
 
 
+def check_baseline(judgments: Judgments, baseline: str | None) -> None:
+    """--baseline names a model of a file with five-level verdicts (a file without them is
+    the CLI's to name), and a file whose records have no models cannot take one."""
+    names = judgments.model_names
+    if baseline is None or judgments.label5 is None or baseline in names:
+        return
+    have = f"its models: {', '.join(names)}" if names else \
+        "its records have no model_a or model_b fields"
+    raise JudgecliError(f"--baseline {baseline}: not a model of {judgments.file} ({have})")
+
+
 def summarise(judgments: Judgments, options: ReportOptions = ReportOptions(), *,
               n_unshared: int = 0) -> dict[str, Any]:
     """One file's figures; ``groups`` with ``--by``; ``judges``: the judge x template rows."""
@@ -122,6 +133,7 @@ def summarise(judgments: Judgments, options: ReportOptions = ReportOptions(), *,
 
     out = figures(judgments, options)
     out["n_unshared"] = n_unshared
+    out["notes"] = list(judgments.notes)  # what the figures cannot say by being null
     reviewed = any(view.source == "review" for view in judgments.views)
 
     def own(part: Judgments, headline: dict[str, Any]) -> dict[str, Any]:

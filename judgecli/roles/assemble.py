@@ -100,9 +100,11 @@ class Assembled:
 
 def assemble(roles: Roles, *, batch_size: int | None = None,
              api_options: dict[str, Any] | None = None,
-             local_options: dict[str, Any] | None = None) -> Assembled:
+             local_options: dict[str, Any] | None = None, truncate: bool = False,
+             ) -> Assembled:
     """Load every judge the roles name and wrap them. ``api_options`` go to API judges,
-    ``local_options`` (``base_model``) to the first local judge only."""
+    ``local_options`` (``base_model``) to the first local judge only; ``truncate``
+    (--truncate) to every judge."""
     roles.check()
     options = roles.options or JudgeOptions(template=load_template("judgelm-pair"))
     members = roles.members()
@@ -131,6 +133,7 @@ def assemble(roles: Roles, *, batch_size: int | None = None,
             backend = split_spec(spec)[0]
             kwargs = dict(api_options or {}) if backend == "openai" else dict(extra or {})
             loaded[spec] = load_judge(spec, batch_size=batch_size, **kwargs)
+            loaded[spec].truncate = truncate
             out.judges.append(loaded[spec])
         return loaded[spec]
 

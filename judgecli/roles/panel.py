@@ -175,6 +175,8 @@ class Panel:
             usage.update({k: v for k, v in (j.get("usage") or {}).items() if isinstance(v, int)})
         if usage:
             out["usage"] = dict(usage)
+        if any(j.get("truncated") for j in judgments):
+            out["truncated"] = True  # a member was shown the answers cut (--truncate)
         out["panel"] = judgments
         return out
 

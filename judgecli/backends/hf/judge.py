@@ -22,7 +22,7 @@ from transformers.utils import logging as hf_logging
 
 from ...errors import JudgeLoadError
 from ...templates import ScoreLine
-from ..base import Completion, Judge, Request
+from ..base import Completion, Judge, Request, Room
 from . import score_lines
 from .loading import load_pretrained
 from .score_lines import LineTrie, RowState
@@ -45,6 +45,17 @@ def _token_budget(model: Any, share: float = 0.5) -> int:
     devices = {p.device for p in model.parameters() if p.device.type == "cuda"}
     free = min(torch.cuda.mem_get_info(d)[0] for d in devices) * len(devices) if devices else 0
     return max(1024, int(share * free / (cache + activations)))
+
+
+def _context_window(config: Any) -> tuple[int, str] | None:
+    """The most positions the model was trained on, and the config field that says so
+    (GPT-2's family names it n_positions); None where the config gives none."""
+    text = config.get_text_config() if hasattr(config, "get_text_config") else config
+    for name in ("max_position_embeddings", "n_positions"):
+        value = getattr(text, name, None)
+        if isinstance(value, int) and value > 0:
+            return value, name
+    return None
 
 
 def _default_device() -> str:
@@ -114,6 +125,7 @@ class TransformersJudge(Judge):
         # is deprecated, removed in 5.40); remote-code models may still take the old name.
         params = inspect.signature(self.model.forward).parameters
         self._cache_arg = "cache" if "cache" in params else "past_key_values"
+        self.context_window = _context_window(self.model.config)
 
     def preferred_batch(self) -> int:
         """Prompts per batch, for sizing the runner's windows: with a token budget, how many
@@ -152,6 +164,27 @@ class TransformersJudge(Judge):
         text, specials = self.render(request)
         return list(self.tokenizer(text, add_special_tokens=specials).input_ids)
 
+    def room(self, request: Request, ids: list[int] | None = None) -> Room | None:
+        """Exact: the prompt's tokens (``ids``, if encoded already) and what it may write:
+        ``--max-new-tokens`` in explain mode, the score line in score mode."""
+        if self.context_window is None:
+            return None
+        window, source = self.context_window
+        tokens = len(ids if ids is not None else self.encode(request))
+        if request.score_line is None:
+            return Room(tokens, request.max_new_tokens, window, source=source)
+        return Room(tokens, self._line_tokens(request), window, writes="the score line",
+                    source=source)
+
+    def _line_tokens(self, request: Request) -> int:
+        """The most positions score mode takes after the prompt: the longest score line's
+        tokens and one forward more (``_score``)."""
+        line = request.score_line
+        assert line is not None
+        longest = max(line.values, key=len)
+        text = line.prefix + line.sep.join([longest] * max(1, request.count)) + line.end
+        return len(self.tokenizer(text, add_special_tokens=False).input_ids) + 1
+
     def plan_batches(self, encoded: Sequence[list[int]],
                      new_tokens: Sequence[int] | None = None) -> list[list[int]]:
         """Indices of each batch: longest prompts first, so that padding is small and an
@@ -173,8 +206,12 @@ class TransformersJudge(Judge):
     def complete(self, requests: Sequence[Request]) -> list[Completion]:
         encoded = [self.encode(r) for r in requests]
         growth = [0 if r.score_line is not None else r.max_new_tokens for r in requests]
-        results: list[Completion | None] = [None] * len(requests)
-        pending = self.plan_batches(encoded, growth)
+        # A prompt too long for the context window is that request's error, not a batch's.
+        results: list[Completion | None] = [
+            self.refusal(r, self.room(r, ids)) for r, ids in zip(requests, encoded, strict=True)]
+        fits = [i for i, done in enumerate(results) if done is None]
+        plan = self.plan_batches([encoded[i] for i in fits], [growth[i] for i in fits])
+        pending = [[fits[k] for k in batch] for batch in plan]
         try:
             while pending:
                 chunk, budget = pending.pop(0), self.token_budget

@@ -89,6 +89,9 @@ class OpenAIBatchJudge(OpenAIJudge):
     def overlaps(self) -> bool:
         return False
 
+    def wait(self, ticket: Any, seen: int) -> list[Completion | None] | None:
+        return None  # a batch's results come together, at ``finish``
+
     def start(self, requests: Sequence[Request]) -> Any:
         return list(requests)
 
@@ -101,12 +104,12 @@ class OpenAIBatchJudge(OpenAIJudge):
         return 12_500
 
     def usage_report(self) -> str | None:
-        if not (self.meter.requests or self.meter.cached or self.failed):
+        if not (self.meter.requests or self.meter.cached or self.failed or self.refused):
             return None
         line = self.meter.report() + f"; {self.batches} batch(es)"
         if self.failed:
             line += f"; {self.failed} request(s) unanswered by their batch (see judgment.error)"
-        return line
+        return line + self.refused_note()
 
     def close(self) -> None:
         self._client.close()
@@ -114,14 +117,17 @@ class OpenAIBatchJudge(OpenAIJudge):
 
     # -- one window ---------------------------------------------------------------------------
     def complete(self, requests: Sequence[Request]) -> list[Completion]:
+        refused = [self.refusal(r) for r in requests]  # too long for the context window
         bodies = [self._body(r) for r in requests]
         keys = [cache_key(endpoint=self._endpoint, api=self.api, **b) for b in bodies]
-        body_of = dict(zip(keys, bodies, strict=True))  # each distinct request once
+        body_of = {k: b for k, b, no in zip(keys, bodies, refused, strict=True)
+                   if no is None}  # each distinct request once
         hits = {k: hit for k in body_of
                 if self.cache is not None and (hit := self.cache.get(k)) is not None}
         results: list[Completion | None] = [
+            no if no is not None else
             self._completion(r, hits[k], attempts=0, cached=True) if k in hits else None
-            for r, k in zip(requests, keys, strict=True)]
+            for r, k, no in zip(requests, keys, refused, strict=True)]
         todo = [k for k in body_of if k not in hits]
         self.meter.cached += sum(k in hits for k in keys)
         if not todo:

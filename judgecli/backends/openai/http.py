@@ -19,6 +19,8 @@ import json
 import random
 import re
 import time
+from collections.abc import Collection
+from contextvars import ContextVar
 from typing import Any
 
 import openai
@@ -52,6 +54,26 @@ class _Failure(Exception):
         return self.status == 429 and not self.guided
 
 
+class _Reading:
+    """A request sent on its own task (``post``); ``came`` once its reply's head is in."""
+
+    def __init__(self) -> None:
+        self.came = False
+        self.post: asyncio.Task[dict[str, Any]] | None = None
+
+
+# The request the current task sends, for the HTTP client's response hook (``_head_came``).
+_READING: ContextVar[_Reading | None] = ContextVar("judgecli_reading", default=None)
+
+
+async def _head_came(_: Any) -> None:
+    """The HTTP client's response hook, run by the task sending the request once the
+    reply's head is in and before its body is read."""
+    reading = _READING.get()
+    if reading is not None:
+        reading.came = True
+
+
 class Attempts:
     """Sends a request until a reply comes or the retries are spent (see the module)."""
 
@@ -75,6 +97,8 @@ class Attempts:
     _busy: list[int]
     _freed: asyncio.Condition | None
     _money_queue: list[tuple[int, int]]
+    _reading: set[_Reading]  # requests sent, their replies not yet read
+    _stopped: set[asyncio.Task[Any]]  # tasks to stop once their reply is recorded (_whole)
 
     async def _attempts(self, body: dict[str, Any], place: tuple[int, int] = (0, 0),
                         ) -> tuple[dict[str, Any], int]:
@@ -106,7 +130,7 @@ class Attempts:
                 self._limits.started(started)
                 self._sent += 1
                 try:
-                    reply = await self._call(body, self._sent)
+                    reply = await self._whole(body, self._sent)
                     # A server that quotes the key back in a reply (some echo the request)
                     # must not carry it into the output or the cache.
                     reply["text"] = self._scrub(reply["text"])
@@ -135,6 +159,55 @@ class Attempts:
         finally:
             self.meter.unbook(bound)
             self._money_freed()
+
+    async def _whole(self, body: dict[str, Any], sequence: int) -> dict[str, Any]:
+        """``_call`` on a task of its own, so that a stop (Ctrl-C cancels the run's tasks)
+        that comes once the reply's head is in waits for the rest of it: that reply is paid
+        for, so it is metered and cached like any other (issue 26: replies that came while a
+        run was being cancelled were neither counted nor kept, and --resume asked again).
+        The stop then takes effect once the worker has recorded it (``_stopped``)."""
+        reading = _Reading()
+        token = _READING.set(reading)  # the new task copies this context, so sees it
+        try:
+            post = reading.post = asyncio.ensure_future(self._call(body, sequence))
+        finally:
+            _READING.reset(token)
+        self._reading.add(reading)
+        stopped = False
+        try:
+            while True:
+                try:
+                    reply = await asyncio.shield(post)
+                    break
+                except asyncio.CancelledError:
+                    if reading.came and not post.cancelled():
+                        stopped = True  # its reply is coming in: read it whole, then stop
+                        continue
+                    if post.done() and not post.cancelled():
+                        post.exception()  # retrieved (so not logged): the stop drops it
+                    post.cancel()
+                    raise
+                except BaseException:
+                    if stopped:  # no retry after a stop: it was cancelled, in effect
+                        raise asyncio.CancelledError from None
+                    raise
+        finally:
+            self._reading.discard(reading)
+        if stopped:
+            self._stopped.add(asyncio.current_task())  # type: ignore[arg-type]
+        return reply
+
+    def _spare(self) -> Collection[asyncio.Task[Any]]:
+        """What a stop leaves to finish: the requests whose reply is coming in."""
+        return {r.post for r in self._reading if r.came and r.post is not None}
+
+    def _stop_deferred(self) -> bool:
+        """Whether a stop came while the current task read its reply (now recorded)."""
+        task = asyncio.current_task()
+        if task in self._stopped:
+            self._stopped.discard(task)  # type: ignore[arg-type]
+            return True
+        return False
 
     async def _until_limits_allow(self, tokens: float) -> None:
         """Wait while the rate-limit headers say the account is used up (with a little
@@ -248,20 +321,23 @@ class Attempts:
         return _KEYLIKE.sub("***", text)
 
 
-def _http_client(transport: str) -> Any:
+def _http_client(transport: str, watch: bool = False) -> Any:
     """aiohttp where it is installed (``pip install "openai[aiohttp]"``), which openai
-    documents for concurrency and which halves the CPU each request costs; else httpx."""
+    documents for concurrency and which halves the CPU each request costs; else httpx.
+    ``watch``: tell ``_whole`` when a reply's head is in (the client's response hook)."""
     if transport not in ("auto", "aiohttp", "httpx"):
         raise JudgeLoadError(f"unknown transport '{transport}'")
+    options = {"event_hooks": {"response": [_head_came]}} if watch else {}
     if transport != "httpx" and importlib.util.find_spec("aiohttp") is not None and \
             hasattr(openai, "DefaultAioHttpClient"):
         try:
-            return openai.DefaultAioHttpClient()
+            return openai.DefaultAioHttpClient(**options)
         except RuntimeError:  # the SDK's aiohttp glue is missing
             pass
     if transport == "aiohttp":
         raise JudgeLoadError('the aiohttp transport needs: pip install "openai[aiohttp]"')
-    return None  # the client's default (httpx)
+    # The client's default (httpx), with openai's defaults where a hook is added.
+    return openai.DefaultAsyncHttpxClient(**options) if watch else None
 
 
 def _root_cause(exc: BaseException) -> BaseException:

@@ -28,7 +28,7 @@ import os
 import random
 import re
 import threading
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Collection, Coroutine, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
@@ -36,10 +36,10 @@ import openai
 
 from ...errors import BudgetExhausted, JudgecliError, JudgeLoadError
 from ...parsers import one_line
-from ..base import Completion, Judge, Request
+from ..base import Completion, Judge, Request, Room
 from .cache import Cache, cache_key
-from .http import Attempts, _Failure, _http_client, _root_cause
-from .pricing import CostMeter, resolve_price
+from .http import Attempts, _Failure, _http_client, _Reading, _root_cause
+from .pricing import CostMeter, context_window, prompt_tokens, resolve_price
 from .ratelimit import Pace, ServerLimits, Window
 from .token_probs import slot_probs
 
@@ -61,6 +61,19 @@ class _Ticket:
         self.requests, self.number = requests, number
         self.results: list[Completion | None] = [None] * len(requests)
         self.future: Any = None
+        self.count = 0  # results in
+        self.changed = threading.Condition()  # a result came in, or the batch ended
+
+    def came(self, index: int, completion: Completion) -> None:
+        """Called on the judge's loop as each reply is read."""
+        with self.changed:
+            self.results[index] = completion
+            self.count += 1
+            self.changed.notify_all()
+
+    def ended(self, _: Any = None) -> None:
+        with self.changed:
+            self.changed.notify_all()
 
 
 class OpenAIJudge(Attempts, Judge):
@@ -101,18 +114,22 @@ class OpenAIJudge(Attempts, Judge):
         self._tpm = Pace(tpm) if tpm else None
         self.meter = CostMeter(resolve_price(model, price_in, price_out), max_cost)
         self.retried = self.failed = 0
+        self.context_window = context_window(model)
+        self.refused = 0  # prompts too long for the context window, not sent
         self._rng = random.Random()
         self._window = Window(concurrency)  # requests in flight, adaptive
         self._limits = ServerLimits()  # what the rate-limit headers say
         self._sent = 0  # requests sent so far (their order, for the headers' counts)
         self._tickets = 0  # batches begun
         self._open: set[_Ticket] = set()
+        self._reading: set[_Reading] = set()
+        self._stopped: set[asyncio.Task[Any]] = set()
         # Servers that need no key still want the header; "EMPTY" is vLLM's documented value.
         # One client per POOL_SIZE connections: httpx's pool scans all its connections on
         # every request, so one pool of 64 costs more CPU than four of 16.
         self._clients = [openai.AsyncOpenAI(api_key=key or "EMPTY", base_url=base_url,
                                             max_retries=0, timeout=timeout,
-                                            http_client=_http_client(transport))
+                                            http_client=_http_client(transport, watch=True))
                          for _ in range(-(-concurrency // POOL_SIZE))]
         self._busy = [0] * len(self._clients)
         self.cache = Cache(cache_dir) if cache else None
@@ -140,17 +157,36 @@ class OpenAIJudge(Attempts, Judge):
         self._tickets += 1
         ticket = _Ticket(list(requests), self._tickets)
         ticket.future = asyncio.run_coroutine_threadsafe(self._complete(ticket), self._loop_())
+        ticket.future.add_done_callback(ticket.ended)
         self._open.add(ticket)
         return ticket
+
+    def wait(self, ticket: _Ticket, seen: int) -> list[Completion | None] | None:
+        # Woken by each reply; the short timeout lets Ctrl-C (and the closed-stdout watch,
+        # which interrupts the way Ctrl-C does) through a wait with no reply coming.
+        with ticket.changed:
+            while ticket.count <= seen and not ticket.future.done():
+                ticket.changed.wait(0.1)
+            return list(ticket.results)
+
+    def cancel(self, ticket: _Ticket) -> list[Completion | None]:
+        self._stop_all()
+        self._open.discard(ticket)
+        return list(ticket.results)
+
+    def _stop_all(self) -> None:
+        """Stop every batch begun (an interrupted one and those after it)."""
+        for other in list(self._open):
+            other.future.cancel()
+        # So that none is destroyed pending with the loop; replies coming in are read whole.
+        self._run(_cancel_tasks(self._spare))
 
     def finish(self, ticket: _Ticket) -> list[Completion]:
         try:
             return ticket.future.result()
         except BaseException as stop:
             # Ctrl-C (or a failure): stop every batch begun, this one and those after it.
-            for other in list(self._open):
-                other.future.cancel()
-            self._run(_cancel_tasks())  # so that none is destroyed pending with the loop
+            self._stop_all()
             if isinstance(stop, KeyboardInterrupt):
                 stop.completions = ticket.results  # type: ignore[attr-defined]
             raise
@@ -158,12 +194,28 @@ class OpenAIJudge(Attempts, Judge):
             self._open.discard(ticket)
 
     def usage_report(self) -> str | None:
-        if not (self.meter.requests or self.meter.cached or self.failed):
+        if not (self.meter.requests or self.meter.cached or self.failed or self.refused):
             return None
         line = self.meter.report()
         if self.retried or self.failed:
             line += f"; {self.retried} retried attempt(s), {self.failed} request(s) gave up"
-        return line
+        return line + self.refused_note()
+
+    def refused_note(self) -> str:
+        return f"; {self.refused} prompt(s) too long for the context window, not sent" \
+            if self.refused else ""
+
+    def room(self, request: Request) -> Room | None:
+        if self.context_window is None:
+            return None
+        return Room(prompt_tokens(request.prompt), request.max_new_tokens, self.context_window,
+                    estimated=True, source="OpenAI's model page")
+
+    def refusal(self, request: Request, room: Room | None = None) -> Completion | None:
+        refused = super().refusal(request, room)
+        if refused is not None:
+            self.refused += 1
+        return refused
 
     def close(self) -> None:
         if self._loop is not None:
@@ -209,9 +261,11 @@ class OpenAIJudge(Attempts, Judge):
         async def worker() -> None:
             for i in todo:
                 try:
-                    results[i] = await self._one(requests[i], (ticket.number, i))
+                    ticket.came(i, await self._one(requests[i], (ticket.number, i)))
                 except BudgetExhausted as exc:
                     stop.append(exc)
+                if self._stop_deferred():
+                    raise asyncio.CancelledError  # stopped while its reply came: now kept
                 if stop:
                     return
 
@@ -238,6 +292,9 @@ class OpenAIJudge(Attempts, Judge):
         return self.concurrency * (1 if self.meter.max_cost is not None else 2)
 
     async def _one(self, request: Request, place: tuple[int, int] = (0, 0)) -> Completion:
+        refused = self.refusal(request)
+        if refused is not None:
+            return refused
         while True:
             body = self._body(request)
             key = cache_key(endpoint=self._endpoint, api=self.api, **body) \
@@ -301,9 +358,14 @@ class OpenAIJudge(Attempts, Judge):
                           extra=extra)
 
 
-async def _cancel_tasks() -> None:
-    """Cancel the tasks an interrupted batch left, and let them finish."""
+async def _cancel_tasks(spare: Callable[[], Collection[asyncio.Task[Any]]] | None = None,
+                        ) -> None:
+    """Cancel the tasks an interrupted batch left, and let them finish. ``spare``: the
+    tasks to let finish uncancelled, asked on the loop (requests whose reply is coming in,
+    which their workers wait for)."""
     tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    spared = spare() if spare is not None else ()
     for task in tasks:
-        task.cancel()
+        if task not in spared:
+            task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,4 +1,5 @@
-"""What judging through an API costs: a price table, token estimates, and a meter.
+"""What judging through an API costs: a price table, token estimates, and a meter; and the
+context windows of known models, which a prompt and its completion must fit.
 
 Prices are USD per million tokens (input, output) at OpenAI's standard tier, from
 https://openai.com/api/pricing as published in 2025 (no cached-input discounts, so costs are
@@ -47,6 +48,35 @@ PRICES: dict[str, tuple[float, float]] = {
     "o4-mini": (1.10, 4.40),
 }
 
+# Context windows in tokens (the prompt and the completion together), as OpenAI's model
+# pages give them (platform.openai.com/docs/models/MODEL, e.g. .../gpt-4.1: "1,047,576
+# context window"). Only models whose window is certain are listed: a model not here is
+# sent whatever its prompt's length, and the server's refusal is its item's error. (GPT-5's
+# pages give 400,000 tokens of which up to 128,000 are output, so its prompts' own limit is
+# not one number: left out.)
+CONTEXT_WINDOWS: dict[str, int] = {
+    "gpt-4.1": 1_047_576,
+    "gpt-4.1-mini": 1_047_576,
+    "gpt-4.1-nano": 1_047_576,
+    "gpt-4o": 128_000,
+    "gpt-4o-2024-05-13": 128_000,
+    "gpt-4o-mini": 128_000,
+    "gpt-4-turbo": 128_000,
+    "gpt-4-turbo-preview": 128_000,
+    "gpt-4-1106-preview": 128_000,
+    "gpt-4-0125-preview": 128_000,
+    "gpt-4": 8_192,
+    "gpt-4-32k": 32_768,
+    "gpt-3.5-turbo": 16_385,
+    "gpt-3.5-turbo-0301": 4_096,  # the first snapshots had 4k, not the family's 16k
+    "gpt-3.5-turbo-0613": 4_096,
+    "o1": 200_000,
+    "o1-mini": 128_000,
+    "o3": 200_000,
+    "o3-mini": 200_000,
+    "o4-mini": 200_000,
+}
+
 # OpenAI's Batch API: "50% cost discount compared to synchronous APIs"
 # (platform.openai.com/docs/guides/batch), on input and output tokens alike.
 BATCH_FACTOR = 0.5
@@ -72,6 +102,21 @@ def lookup(model: str) -> tuple[float, float] | None:
 def estimate_tokens(text: str, messages: int = 0) -> int:
     """A rough token count: characters / 4, plus a few tokens per chat message."""
     return math.ceil(len(text) / CHARS_PER_TOKEN) + MESSAGE_OVERHEAD * messages
+
+
+def context_window(model: str) -> int | None:
+    """The context window of a model name in tokens, or None if unknown."""
+    if model in CONTEXT_WINDOWS:
+        return CONTEXT_WINDOWS[model]
+    return CONTEXT_WINDOWS.get(_SNAPSHOT.sub("", model))
+
+
+def prompt_tokens(prompt: Prompt) -> int:
+    """A prompt's estimated tokens as it is sent: a text prompt as one message."""
+    if prompt.text is not None:
+        return estimate_tokens(prompt.text, 1)
+    messages = prompt.messages or ()
+    return estimate_tokens("".join(m["content"] for m in messages), len(messages))
 
 
 @dataclass(frozen=True)
@@ -174,6 +219,23 @@ class CostMeter:
         return line + f"; cost ${self.spent:.4f}" + (f" ({self.note})" if self.note else "")
 
 
+def total_report(meters: dict[str, CostMeter]) -> str:
+    """One line for several judges' meters (judge name -> meter): their tokens and requests
+    summed, and their dollars where each judge's price is known."""
+    every = list(meters.values())
+    line = (f"total: {sum(m.prompt_tokens for m in every):,} prompt + "
+            f"{sum(m.completion_tokens for m in every):,} completion tokens in "
+            f"{sum(m.requests for m in every):,} request(s)")
+    cached = sum(m.cached for m in every)
+    if cached:
+        line += f"; {cached:,} answered from the cache (free)"
+    line += f"; cost ${sum(m.spent for m in every if m.price is not None):.4f}"
+    unknown = [name for name, m in meters.items() if m.price is None]
+    if unknown:
+        line += f" + unknown ({', '.join(unknown)}: no price)"
+    return line
+
+
 class Estimate:
     """``--dry-run`` for an API judge: tokens and cost of the prompts, without any call."""
 
@@ -191,15 +253,17 @@ class Estimate:
         self.price = price.scaled(BATCH_FACTOR) if batch and price is not None else price
         self.requests = self.prompt_tokens = 0
         self.worst = 0.0  # the sum of CostMeter.bound over the requests (batch only)
+        self.window = context_window(model)
+        self.too_long = self.longest = 0  # prompts that cannot fit the window; the longest
 
     def add(self, prompt: Prompt) -> None:
-        if prompt.text is not None:
-            self.prompt_tokens += estimate_tokens(prompt.text, 1)
-        else:
-            messages = prompt.messages or ()
-            self.prompt_tokens += estimate_tokens("".join(m["content"] for m in messages),
-                                                  len(messages))
+        tokens = prompt_tokens(prompt)
+        self.prompt_tokens += tokens
         self.requests += 1
+        if self.window is not None and \
+                tokens + self.unknown_tokens + self.max_new_tokens > self.window:
+            self.too_long += 1
+            self.longest = max(self.longest, tokens)
         if self.batch:
             # As the judge sends it (OpenAIJudge._body): a text prompt is the raw prompt of
             # /v1/completions, or one user message.
@@ -233,3 +297,19 @@ class Estimate:
             line += f" ({BATCH_NOTE}); a batch is submitted only if --max-cost allows its " \
                     f"worst case, ${self.worst:.4f} here (a token per prompt byte){rest}"
         return line
+
+    def context_note(self, truncate: bool = False) -> str | None:
+        """The prompts that cannot fit the model's context window, if any: what becomes of
+        them (``truncate``: --truncate was given)."""
+        if not self.too_long:
+            return None
+        role = f" as {self.role}" if self.role else ""
+        fit = "may not fit (with the first judge's texts)" if self.unknown_tokens else \
+            "do not fit"
+        fate = "their answers will be cut to fit (--truncate; the estimate counts them " \
+            "whole)" if truncate else "they will not be sent, their judgment an error " \
+            "naming the length (--truncate cuts their answers to fit)"
+        return (f"openai:{self.model}{role}: {self.too_long:,} prompt(s) {fit} its context "
+                f"window of {self.window:,} tokens with --max-new-tokens "
+                f"{self.max_new_tokens} (the longest ~{self.longest:,} tokens, characters / "
+                f"{CHARS_PER_TOKEN}); {fate}")
