@@ -120,3 +120,19 @@ def test_cli_writes_the_guarantee_and_refuses_a_budget(tmp_path, monkeypatch, ca
     code, _, err = run_cli(monkeypatch, capsys, "calibrate", "--judgments", str(judged),
                            "--budget", "0.3", "--delta", "0.1")
     assert code == 2 and "--delta" in err
+
+
+def test_the_cascade_says_what_its_local_share_is_worth() -> None:
+    from types import SimpleNamespace
+
+    from judgecli.roles.cascade import Cascade, CascadeStats
+
+    stats = CascadeStats(items=10, escalated=4)
+    certified = {"guarantee": {"certified": True, "target": 0.85, "delta": 0.1,
+                               "expected_coverage": 0.55}}
+    line = Cascade.promise(SimpleNamespace(stats=stats, calibration=certified))
+    assert line == ("cascade: local judge decided 6 of 10, guaranteed to agree with the labels "
+                    "at least 0.850 with probability 0.90 (Trust or Escalate; expected share "
+                    "55.0%)")
+    line = Cascade.promise(SimpleNamespace(stats=stats, calibration={"guarantee": None}))
+    assert "empirical" in line and "--delta" in line

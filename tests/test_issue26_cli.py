@@ -91,3 +91,28 @@ def test_the_readme_python_examples_run_and_leave_nothing_unclosed(tmp_path, tin
     assert done.returncode == 0, done.stderr
     assert "Unclosed" not in done.stderr and "judged 2" in done.stdout
     assert (tmp_path / "panel.jsonl").exists() and (tmp_path / "reviewed.jsonl").exists()
+
+
+def test_a_mistyped_judge_is_named_before_any_note(tmp_path, tiny_judge, monkeypatch,
+                                                   capsys) -> None:
+    """Issue 26 item 10: the note on the template chosen came before unrelated errors."""
+    source = write_jsonl(tmp_path / "in.jsonl", [PAIR])
+    typo = str(tiny_judge)[:-1]
+    for command in (["judge", str(source)], ["calibrate", str(source)]):
+        code, _, err = run_cli(monkeypatch, capsys, *command, "--judge", typo)
+        assert code == 2 and err.strip().splitlines() == [
+            f"judgecli: error: no such judge folder '{typo}'; did you mean '{tiny_judge}'?"], err
+
+
+def test_a_single_answer_judgment_names_no_order(tmp_path, tiny_judge, monkeypatch,
+                                                 capsys) -> None:
+    """Issue 26 item 13: one answer has no order; its orders[] entry said "AB"."""
+    import json as json_
+
+    source = write_jsonl(tmp_path / "in.jsonl", [{"question": "What is 2 + 2?", "answer": "4",
+                                                  "reference": "4"}])
+    code, out, err = run_cli(monkeypatch, capsys, "judge", str(source), "--judge",
+                             str(tiny_judge), "-t", "judgelm-single-ref", "-q")
+    assert code in (0, 1), err
+    judgment = json_.loads(out)["judgment"]
+    assert len(judgment["orders"]) == 1 and "order" not in judgment["orders"][0]

@@ -20,14 +20,13 @@ import re
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import read_jsonl, run_cli, write_jsonl
 from fault_server import FaultServer
+from test_ctrl_c import _wait_for
 
 from judgecli.backends.base import Completion, Judge, Request
 from judgecli.backends.openai.judge import OpenAIJudge
@@ -352,15 +351,6 @@ def _env(tmp: Path) -> dict[str, str]:
     env.update(OPENAI_API_KEY="sk-test", JUDGECLI_CACHE_DIR=str(tmp / "cache"),
                OMP_NUM_THREADS="1")
     return env
-
-
-def _wait_for(proc: subprocess.Popen[str], check: Callable[[], bool],
-              timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert proc.poll() is None, proc.communicate()[1]
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
 
 
 def test_replies_on_their_way_at_ctrl_c_are_counted_and_kept(tmp_path: Path) -> None:

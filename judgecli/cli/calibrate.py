@@ -10,8 +10,17 @@ import typer
 from ..errors import JudgecliError
 from .config import no_judge
 from .defaults import note_prompt_styles
-from .options import JudgingArgs, judging_options
-from .run import fail_if_nothing_judged, finish, load_judges, make_plan, running, show_plan
+from .options import JudgingArgs
+from .run import (
+    fail_if_nothing_judged,
+    finish,
+    load_judges,
+    make_plan,
+    need_judge,
+    running,
+    show_plan,
+)
+from .sharing import judging_options
 
 if TYPE_CHECKING:
     from ..calibration import Labelled
@@ -114,6 +123,7 @@ def _judge_labelled(args: JudgingArgs, labelled: str, judged_output: str | None,
                             "--template once")
     if not args.judge and not args.dry_run:
         raise JudgecliError(no_judge(" to judge LABELLED"))
+    need_judge(args)
     plan = make_plan(args, labelled)
     note_prompt_styles(plan.members, quiet=args.quiet)
     if args.dry_run:

@@ -15,12 +15,20 @@ import typer
 from .. import __version__
 from ..errors import JudgecliError
 from .calibrate import CALIBRATE_EPILOG, calibrate
-from .config import no_judge
 from .defaults import note_prompt_styles
 from .help import Command
-from .options import JsonOpt, JudgingArgs, SeedOpt, judging_options
+from .options import JsonOpt, JudgingArgs, SeedOpt
 from .report import CONVERT_SETTINGS, REPORT_EPILOG, convert, report
-from .run import fail_if_nothing_judged, finish, load_judges, make_plan, running, show_plan
+from .run import (
+    fail_if_nothing_judged,
+    finish,
+    load_judges,
+    make_plan,
+    need_judge,
+    running,
+    show_plan,
+)
+from .sharing import judging_options
 from .templates import templates
 
 app = typer.Typer(
@@ -33,12 +41,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-
-
-def need_judge(args: JudgingArgs) -> None:
-    """No judge is an error before any note on the template chosen (a dry run needs none)."""
-    if not args.judge and not args.dry_run:
-        raise JudgecliError(no_judge())
 
 
 def _version(value: bool) -> None:
@@ -150,11 +152,11 @@ def compare(
         typer.echo(f"judgecli: {pairs.n_left_out} prompt(s) not in every file left out",
                    err=True)
     default = "judgelm-pair-ref" if pairs.has_reference else "judgelm-pair"
+    plan = make_plan(args, None, default=default)  # its errors before the note (item 10)
     if not args.template and not args.quiet:
         typer.echo(f"judgecli: template {default} (the answers "
                    f"{'have' if pairs.has_reference else 'lack'} a reference); choose "
                    "another with --template", err=True)
-    plan = make_plan(args, None, default=default)
     note_prompt_styles(plan.members, quiet=args.quiet)
     if args.dry_run:
         with pairs_file(pairs) as path:

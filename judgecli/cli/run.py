@@ -43,6 +43,14 @@ def make_plan(args: JudgingArgs, input_path: str | None, default: str | None = N
     from ..templates import load_template
     from .defaults import choose_template, warn_unshown_reference
 
+    plain = JudgingArgs()
+    if not args.template and len(args.judge or []) == 1 and not any(
+            getattr(args, name) != getattr(plain, name) for name in JudgingArgs.ROLES) \
+            and not args.api_options and not args.base_model:
+        # One judge and no roles: no option can be wrong but the judge, so it is named
+        # before the note on the template chosen (elsewhere loading names a missing folder,
+        # after the options' own errors).
+        check_judge_folders(args)
     templates = args.template or [default or choose_template(
         str(input_path), args.mapping, skip_invalid=args.skip_invalid, quiet=args.quiet)]
     roles = Roles(judges=args.judge or [], templates=templates, vote=args.panel_vote,
@@ -148,3 +156,29 @@ def fail_if_nothing_judged(summary: RunSummary) -> None:
     if summary.judged and summary.errors == summary.judged:
         raise NothingJudged(f"every judgment failed ({summary.errors} of {summary.judged}); "
                             "each record's judgment.error says why")
+
+
+def need_judge(args: JudgingArgs) -> None:
+    """No judge is an error before any note on the template chosen (issue 26 item 10); a
+    dry run needs none."""
+    if args.dry_run:
+        return
+    if not args.judge:
+        from .config import no_judge
+
+        raise JudgecliError(no_judge())
+
+
+def check_judge_folders(args: JudgingArgs) -> None:
+    """A local judge folder that is not there, named at once ("did you mean ...?"); a dry
+    run loads none."""
+    if args.dry_run:
+        return
+    from ..backends import split_spec
+    from ..backends.hf.paths import locate
+
+    for spec in (*args.judge, args.review_judge, args.fallback):
+        if spec:
+            kind, where = split_spec(spec)
+            if kind == "hf":
+                locate(where)  # a mistyped folder: "did you mean ...?"

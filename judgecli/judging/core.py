@@ -202,6 +202,9 @@ class Judging:
                             error="; ".join(f"{r.order}: {r.error}" for r in results)
                             if item.kind == PAIR else results[0].error)
         judgment["orders"] = [r.to_json() for r in results]
+        if item.kind != PAIR:  # one answer has no order (it said "AB": issue 26 item 13)
+            for entry in judgment["orders"]:
+                entry.pop("order", None)
         self.fit.note(item, judgment)
         usage = Counter[str]()
         for c in completions:

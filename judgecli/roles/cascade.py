@@ -128,4 +128,19 @@ class Cascade:
     def summary(self) -> str:
         meter = getattr(self.fallback.judge, "meter", None)
         cost = meter.spent if meter is not None and getattr(meter, "price", None) else None
-        return self.stats.line(cost)
+        return self.stats.line(cost) + "\n" + self.promise()
+
+    def promise(self) -> str:
+        """What the local stage's share decided is worth (issue 21): the calibration's
+        guarantee, or that an empirical threshold gives none."""
+        kept = self.stats.items - self.stats.escalated
+        decided = f"cascade: local judge decided {kept} of {self.stats.items}"
+        guarantee = self.calibration.get("guarantee")
+        if not guarantee:
+            return (f"{decided}; its threshold is empirical (calibrate --delta gives one "
+                    "with a guarantee)")
+        if not guarantee.get("certified"):
+            return f"{decided}; no threshold was certified, so it abstains"
+        return (f"{decided}, guaranteed to agree with the labels at least "
+                f"{guarantee['target']:.3f} with probability {1 - guarantee['delta']:.2f} "
+                f"(Trust or Escalate; expected share {guarantee['expected_coverage']:.1%})")

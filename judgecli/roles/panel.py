@@ -227,7 +227,7 @@ class Panel:
         for order in ("AB", "BA"):
             entries = []
             for j in voting:
-                found = [o for o in j.get("orders") or () if o.get("order") == order]
+                found = [o for o in j.get("orders") or () if o.get("order", "AB") == order]
                 if not found:
                     return out if order == "BA" else []
                 entries.append(found[0])

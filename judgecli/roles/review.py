@@ -101,7 +101,8 @@ class Review:
         # The reviewer judges the same orders as the first judge (one --swap for both), and
         # in each order sees what the first judge wrote and decided in that order: the
         # verdict of that order, not the combined one, so that text and verdict match.
-        orders = {o.get("order"): o for o in judgment.get("orders") or ()}
+        # A single answer's one entry names no order: it is the only one, "AB".
+        orders = {o.get("order", "AB"): o for o in judgment.get("orders") or ()}
         extra = {}
         for order in self.reviewer.options.orders(item):
             seen = orders.get(order) or {}
