@@ -136,3 +136,16 @@ def test_the_cascade_says_what_its_local_share_is_worth() -> None:
                     "55.0%)")
     line = Cascade.promise(SimpleNamespace(stats=stats, calibration={"guarantee": None}))
     assert "empirical" in line and "--delta" in line
+
+
+def test_a_side_by_side_win_rate_interval_names_its_method(tmp_path, monkeypatch,
+                                                           capsys) -> None:
+    """Issue 21 item 4 (in part): the compact tables' "95% CI" says what it is."""
+    rows = [{"id": i, "answer_a": "x", "answer_b": "y",
+             "judgment": {"verdict": "AB"[i % 2], "error": None}} for i in range(20)]
+    first = write_jsonl(tmp_path / "a.jsonl", rows)
+    second = write_jsonl(tmp_path / "b.jsonl", rows[::-1])
+    code, out, err = run_cli(monkeypatch, capsys, "report", str(first), str(second))
+    assert code == 0, err
+    assert "95% CI: percentile bootstrap over the items of the judge's verdicts" in \
+        " ".join(out.split())

@@ -239,6 +239,10 @@ def _side_by_side(summaries: Sequence[dict[str, Any]], console: Console) -> None
         for r, label in enumerate(labels):
             table.add_row(*label, *(cells[k][r] for k in chunk))
         console.print(table)
+    if "win_rate_ci" in keys:
+        console.print("95% CI: percentile bootstrap over the items of the judge's verdicts "
+                      "(the judge's own disagreement with people is not in it).",
+                      highlight=False)
     terms = next((s["alpacaeval_lc_terms"] for _, _, s in rows if s.get("alpacaeval_lc_terms")),
                  None)
     if terms:
