@@ -74,10 +74,10 @@ def render(result: CompareResult, console: Console | None = None) -> None:
     console = console or Console(width=None if sys.stdout.isatty() else 120)
     console.print(f"judgecli compare: {result.n_prompts} prompts, {len(result.models)} "
                   f"models; {judged_by(result)}", highlight=False)
+    from ..report.render import BOOTSTRAP_CI
+
     console.print("Rows: model B vs model A; W/T/L and the win rate are B's (ties count "
-                  "half); cons.: both orders agree; 95% CI: percentile bootstrap over the "
-                  "items of the judge's verdicts (the judge's own disagreement with people "
-                  "is not in it).", highlight=False)
+                  "half); cons.: both orders agree; " + BOOTSTRAP_CI, highlight=False)
     table = Table(box=box.SIMPLE, pad_edge=False)
     for name in ("B vs A", "W/T/L", "win rate of B", "95% CI", "sign p", "cons.",
                  "longer wins", "errors"):

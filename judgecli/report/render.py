@@ -16,6 +16,10 @@ from rich.table import Table
 
 from .judges import judge_table
 
+# What a win rate's "95% CI" is, wherever a table shows it without saying (compare too).
+BOOTSTRAP_CI = ("95% CI: percentile bootstrap over the items of the judge's verdicts (the "
+                "judge's own disagreement with people is not in it).")
+
 
 def _frac(v: Any) -> str:
     return f"{v:.3f}"
@@ -240,9 +244,7 @@ def _side_by_side(summaries: Sequence[dict[str, Any]], console: Console) -> None
             table.add_row(*label, *(cells[k][r] for k in chunk))
         console.print(table)
     if "win_rate_ci" in keys:
-        console.print("95% CI: percentile bootstrap over the items of the judge's verdicts "
-                      "(the judge's own disagreement with people is not in it).",
-                      highlight=False)
+        console.print(BOOTSTRAP_CI, highlight=False)
     terms = next((s["alpacaeval_lc_terms"] for _, _, s in rows if s.get("alpacaeval_lc_terms")),
                  None)
     if terms:
