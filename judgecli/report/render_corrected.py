@@ -73,7 +73,8 @@ def meaning(level: str) -> str:
     """What the judge-corrected columns and intervals are."""
     return (f"corrected: PPI++ (Angelopoulos, Duchi & Zrnic 2023; as ppi_py's ppi_mean_ci and "
             f"ppi_logistic_ci, power-tuned lambda): its {level} CI is a normal-approximation "
-            "interval for the figure people's labels would give over all the items, valid if "
+            "interval for the figure (a rating: the Bradley-Terry rating against the anchor) "
+            "that people's labels would give over all the items, valid if "
             "the labelled items are a uniform random subset: the labelled items correct the "
             "judge's verdicts on the unlabelled ones (lambda 0: the labels alone; 1: plain "
             "PPI). labels only: the same kind of interval from the labelled items alone. "
@@ -87,7 +88,7 @@ def _ratings_table(ratings: dict[str, Any], where: str, level: str) -> Table:
                         f"labelled, {ratings['n_unlabelled']} unlabelled games; "
                         f"{ratings['anchor']} fixed at 1000; lambda {ratings['lambda']:.2f})",
                   title_justify="left")
-    for name in ("model", "rating", f"{level} CI (PPI++)", f"{level} CI (labels only)"):
+    for name in ("model", "rating (PPI++)", f"{level} CI (PPI++)", f"{level} CI (labels only)"):
         table.add_column(name, justify="left" if name == "model" else "right")
     for row in ratings["models"]:
         table.add_row(row["model"], f"{row['rating']:.0f}",
