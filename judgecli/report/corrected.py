@@ -206,11 +206,12 @@ def ratings(models: np.ndarray, names: list[str], y: np.ndarray, yhat: np.ndarra
     rows_out = [{"model": names[anchor], "anchor": True, "rating": BASE_RATING, "ci": None,
                  "classical_ci": None}]
     for k, m in enumerate(columns):
-        rows_out.append({"anchor": False,
-            "model": names[m], "rating": elo(fit.estimate[k]),
+        classical = fit.classical_ci
+        rows_out.append({
+            "model": names[m], "anchor": False, "rating": elo(fit.estimate[k]),
             "ci": [elo(fit.ci[k, 0]), elo(fit.ci[k, 1])],
-            "classical_ci": None if fit.classical_ci is None else
-            [elo(fit.classical_ci[k, 0]), elo(fit.classical_ci[k, 1])]})
+            "classical_ci": None if classical is None else
+            [elo(classical[k, 0]), elo(classical[k, 1])]})
     rows_out.sort(key=lambda r: -r["rating"])
     out["models"] = rows_out
     return out

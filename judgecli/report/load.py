@@ -25,7 +25,8 @@ bytes per item each, only in files that have them. They are read from ``judgment
 ``judgment.review`` whatever ``--map`` says. So is AlpacaEval's ``judgment.preference``, kept
 with the answers' length difference only in files that have it (``alpacaeval``), and
 Arena-Hard's ``label5`` of each order, kept with ``model_a`` and ``model_b`` only in files
-that have it (``arenahard``).
+that have it (``arenahard``), and ``model_a`` / ``model_b`` themselves in files whose records
+name them (``models``, for the judge-corrected ratings).
 """
 
 from __future__ import annotations

@@ -9,6 +9,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+# Fewer labels than this: the normal approximation may cover less than its level (LLMBar,
+# 25 of 419 labelled: 93.6% for 95%; bench/ppi_coverage.py).
+FEW = 30
 FIGURES = {"win_rate": "win rate of A (ties half)", "pass_rate": "pass rate",
            "mean_score": "mean grade"}
 
@@ -49,7 +52,8 @@ def render_corrected(summaries: Sequence[dict[str, Any]], console: Console) -> N
         for where, key, c in rows:
             f = c[key]
             worth = f["effective_labels"]
-            table.add_row(where, FIGURES[key], str(f["n_labelled"]), str(f["n_unlabelled"]),
+            few = "*" if f["n_labelled"] < FEW else ""
+            table.add_row(where, FIGURES[key], f"{f['n_labelled']}{few}", str(f["n_unlabelled"]),
                           f"{f['judge_only']:.3f}", f"{f['estimate']:.3f}", _ci(f["ci"]),
                           f"{f['classical_estimate']:.3f}", _ci(f["classical_ci"]),
                           f"{f['lambda']:.2f}", "-" if worth is None else f"{worth:.0f}")
@@ -67,6 +71,9 @@ def render_corrected(summaries: Sequence[dict[str, Any]], console: Console) -> N
                           f"random subset: {c['not_random']}", highlight=False, markup=False)
     if rows or any(c.get("ratings") for _, c in parts):
         console.print(meaning(level), highlight=False, markup=False)
+    if any(c[key]["n_labelled"] < FEW for _, key, c in rows):
+        console.print(f"*: fewer than {FEW} labelled items: the normal approximation may "
+                      f"cover less often than {level}.", highlight=False, markup=False)
 
 
 def meaning(level: str) -> str:
