@@ -314,6 +314,20 @@ def test_failed_judgments_predict_half_or_are_dropped(tmp_path: Path) -> None:
         assert abs(got["estimate"] - estimate) < EXACT and _close(got["ci"], ci), errors
 
 
+def test_too_few_labels_say_so(tmp_path: Path) -> None:
+    rows = [record(i, "A" if i % 3 else "B", label=("A" if i % 2 else "tie") if i < 9 else None)
+            for i in range(40)]
+    path = write(tmp_path / "few.jsonl", rows)
+    (summary,) = build_report([path], ReportOptions())
+    corrected = summary["corrected"]
+    assert corrected["win_rate"] is None and corrected["n_labelled"] == 9
+    assert corrected["too_few"] == ("9 labelled items; a normal-approximation interval "
+                                    "needs at least 10")
+    proc = subprocess.run([sys.executable, "-m", "judgecli", "report", path],
+                          capture_output=True, text=True, timeout=120)
+    assert "few.jsonl: no judge-corrected figure: 9 labelled items" in proc.stdout
+
+
 def test_no_corrected_figures_with_every_label_or_none(tmp_path: Path) -> None:
     rows = [record(i, "A", label="A" if i % 2 else "B") for i in range(20)]
     (summary,) = build_report([write(tmp_path / "all.jsonl", rows)], ReportOptions())

@@ -20,7 +20,9 @@ left out. Beside each figure: the judge's own (Ŷ over every item), the classica
 the labels alone, λ, and the effective number of labels (n x the labels-only variance / the
 PPI++ variance: the labels a classical interval would need to be as narrow).
 
-The intervals assume the labelled items are a uniform random subset. That cannot be proved
+With fewer than 10 labelled items there is no figure either, only why (``too_few``): a
+normal-approximation interval from so few is noise. The intervals assume the labelled items
+are a uniform random subset. That cannot be proved
 from the data, but some departures show, and then no figure is given, only why
 (``not_random``). The rule: for each of the judge's verdict (its grade, for at most 20
 distinct grades), the ``--by`` group and the pair of models: the labelled items must not
@@ -45,7 +47,7 @@ from .ppi import LogisticData, NoFit, as_list, ppi_logistic, ppi_mean
 
 P_NOT_RANDOM = 0.001
 MAX_GRADES = 20  # grades tested for non-random labelling (more: a continuous score)
-MIN_LABELLED = 2
+MIN_LABELLED = 10  # fewer: no interval (a normal approximation of 3 labels is noise)
 BASE_RATING = 1000.0
 FIGURE = {PAIR: "win_rate", BINARY: "pass_rate", SINGLE: "mean_score"}
 
@@ -65,18 +67,23 @@ def partial(n_labelled: int, n: int) -> bool:
 
 def corrected_figures(j: Judgments, *, errors: str, alpha: float,
                       baseline: str | None = None) -> dict[str, Any] | None:
-    """``corrected``: None unless labels cover part of the items (at least two of them)."""
+    """``corrected``: None unless labels cover part of the items; with fewer than
+    MIN_LABELLED of them, or not a random subset, only why there is no figure."""
     if j.kind is None:
         return None
     outcomes = _outcomes(j, errors)
     labelled = ~np.isnan(outcomes.y)
     n, big_n = int(labelled.sum()), int((~labelled).sum())
-    if n < MIN_LABELLED or big_n == 0:
+    if n == 0 or big_n == 0:
         return None
     out: dict[str, Any] = {"method": "ppi++", "alpha": alpha, "n_labelled": n,
-                           "n_unlabelled": big_n, "not_random": None,
+                           "n_unlabelled": big_n, "too_few": None, "not_random": None,
                            "win_rate": None, "pass_rate": None, "mean_score": None,
                            "ratings": None}
+    if n < MIN_LABELLED:
+        out["too_few"] = (f"{n} labelled item{'s' if n > 1 else ''}; a normal-approximation "
+                          f"interval needs at least {MIN_LABELLED}")
+        return out
     out["not_random"] = not_random(labelled, outcomes.factors)
     if out["not_random"] is not None:
         return out

@@ -66,6 +66,9 @@ def render_corrected(summaries: Sequence[dict[str, Any]], console: Console) -> N
             console.print(f"{where}: no judge-corrected Bradley-Terry ratings: "
                           f"{ratings['error']}", highlight=False, markup=False)
     for where, c in parts:
+        if c.get("too_few"):
+            console.print(f"{where}: no judge-corrected figure: {c['too_few']}",
+                          highlight=False, markup=False)
         if c.get("not_random"):
             console.print(f"{where}: no judge-corrected figure: the labelled items are not a "
                           f"random subset: {c['not_random']}", highlight=False, markup=False)
