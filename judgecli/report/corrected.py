@@ -60,11 +60,6 @@ class Outcomes:
     keep: np.ndarray  # the items used, in the Judgments' order
 
 
-def partial(n_labelled: int, n: int) -> bool:
-    """Whether the labels cover only part of the items: when the corrected figures apply."""
-    return 0 < n_labelled < n
-
-
 def corrected_figures(j: Judgments, *, errors: str, alpha: float,
                       baseline: str | None = None) -> dict[str, Any] | None:
     """``corrected``: None unless labels cover part of the items; with fewer than
