@@ -14,6 +14,7 @@ ERRORS = ("wrong", "tie", "drop")  # report.summary.ERROR_POLICIES (numpy is not
 REPORT_EPILOG = ("Examples:\n\n"
                  "  judgecli report judged.jsonl\n\n"
                  "  judgecli report judged.jsonl --labels gold.jsonl --by category --json\n\n"
+                 "  judgecli report judged.jsonl --labels some-gold.jsonl --alpha 0.1\n\n"
                  "  judgecli report judge1.jsonl judge2.jsonl --fail-under agreement=0.8 "
                  "--fail-over position_bias=0.1\n\n"
                  "Exit codes: 0 ok, 1 a --fail-under/--fail-over gate failed, 2 bad input.")
@@ -53,10 +54,14 @@ def report(
         metavar="MODEL",
         help="Arena-Hard's baseline model (model_a / model_b), for its ranking of files "
              "with five-level verdicts (judgment.orders[].label5); default: the one model "
-             "in every record.")] = None,
+             "in every record. Also the model fixed at 1000 in judge-corrected "
+             "Bradley-Terry ratings (default: the first model named).")] = None,
     rounds: Annotated[int, typer.Option(
         min=1, metavar="N",
         help="Bootstrap rounds of Arena-Hard's figures (its --num-rounds).")] = 100,
+    alpha: Annotated[float, typer.Option(
+        metavar="A", help="When labels cover only part of the items: the judge-corrected "
+                          "(PPI++) intervals are at level 1 - A.")] = 0.05,
 ) -> None:
     """Agreement, bias and reliability of judgment files."""
     import json
@@ -67,11 +72,13 @@ def report(
 
     gates = parse_gates(fail_under or [], fail_over or [])
     options = ReportOptions(errors=errors, labels=labels, seed=seed, baseline=baseline,
-                            rounds=rounds,
+                            rounds=rounds, alpha=alpha,
                             by=tuple(f.strip() for f in by.split(",")) if by else (),
                             mapping=parse_map(field_map or []))
     summaries = build_report(files, options)
-    if baseline is not None and all(s.get("arenahard_labels") is None for s in summaries):
+    if baseline is not None and all(s.get("arenahard_labels") is None and not
+                                    (s.get("corrected") or {}).get("ratings")
+                                    for s in summaries):
         from ..errors import JudgecliError
 
         raise JudgecliError("--baseline: no five-level verdicts (judgment.orders[].label5) "

@@ -17,6 +17,9 @@ Reads what ``judgecli judge`` writes and never needs a model. One module per job
     arenahard    Arena-Hard's score and Bradley-Terry ranking against a baseline, from
                  judgment.orders[].label5
     bradley_terry  the Bradley-Terry fit (Arena-Hard's and compare's rankings)
+    corrected    labels on part of the items: the judge's win rate, pass rate or mean grade
+                 and Bradley-Terry ratings corrected by them (PPI++, ``ppi``), with intervals;
+                 imported only then (render_corrected prints them; models: model_a / model_b)
     reliability  accuracy at coverage, AUROC, ECE
     panel        a panel's members: Krippendorff's alpha, agreement, unanimity
     review       what a reviewing judge changed, fixed and broke

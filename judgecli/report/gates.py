@@ -19,7 +19,8 @@ from .summary import KEYS
 GATEABLE = tuple(k for k in KEYS if k not in (
     "file", "group", "kind", "errors", "confusion", "agreement_by_order", "verdicts_by_order",
     "win_rate_ci", "accuracy_at_coverage", "calibration_bins", "alpacaeval_lc_terms",
-    "arenahard_labels", "arenahard_score_ci", "arenahard_baseline", "arenahard_ranking"))
+    "arenahard_labels", "arenahard_score_ci", "arenahard_baseline", "arenahard_ranking",
+    "corrected"))
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,8 @@ bytes per item each, only in files that have them. They are read from ``judgment
 ``judgment.review`` whatever ``--map`` says. So is AlpacaEval's ``judgment.preference``, kept
 with the answers' length difference only in files that have it (``alpacaeval``), and
 Arena-Hard's ``label5`` of each order, kept with ``model_a`` and ``model_b`` only in files
-that have it (``arenahard``).
+that have it (``arenahard``), and ``model_a`` / ``model_b`` themselves in files whose records
+name them (``models``, for the judge-corrected ratings).
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ from .columns import (
     take,
 )
 from .delimiters import holds_delimiters, record_answers
+from .models import ModelColumns
 from .views import ViewReader
 
 _decode = json.JSONDecoder(parse_constant=reject_constant).decode
@@ -159,6 +161,10 @@ class Judgments:
     label5: np.ndarray | None = None
     pair_models: np.ndarray | None = None
     model_names: list[str] = field(default_factory=list)
+    # model_a and model_b of each item (n x 2 int32 codes into game_model_names, -1: none),
+    # only in pairwise files whose records name models (``models``)
+    game_models: np.ndarray | None = None
+    game_model_names: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what the report says beside its figures
     group_fields: GroupFields | None = None  # with --by: the fields no record had (check_by)
 
@@ -169,7 +175,7 @@ class Judgments:
         arrays: dict[str, Any] = {name: take(getattr(self, name), mask) for name in _ARRAYS}
         optional = {name: None if getattr(self, name) is None else getattr(self, name)[mask]
                     for name in ("panel_agreement", "preference", "delta_len", "label5",
-                                 "pair_models")}
+                                 "pair_models", "game_models")}
         return replace(self, **arrays, views=[v.subset(mask) for v in self.views], **optional)
 
     def view(self, view: View) -> Judgments:
@@ -209,6 +215,7 @@ class _Reader:
         self.views = ViewReader(name, self.kinds)
         self.preferences = PreferenceColumns(name)
         self.label5 = Label5Columns(name, paths["orders"])
+        self.models = ModelColumns()
         self.cols: dict[str, array[Any]] = {n: array(t) for n, t in (
             ("ids", "q"), ("lines", "i"), ("label", "b"), ("label_value", "d"),
             ("longer", "b"), ("group", "i"), ("delimited", "b"))}
@@ -264,6 +271,7 @@ class _Reader:
                                                  name=self.paths["label"]))
         cols["delimited"].append(self._delimited(record))
         self.views.add(judgment, line)
+        self.models.add(record)
         if self.by:
             if self.groups.unseen:  # until every --by field has been seen once
                 self.groups.look(record)
@@ -306,11 +314,13 @@ class _Reader:
         views, agreement, names = self.views.finish(n)
         preference, delta_len = self.preferences.finish()
         label5, pair_models, model_names = self.label5.finish()
+        game_models, game_model_names = self.models.finish()
         return Judgments(file=self.name, kind=self.kinds.name, groups=groups, **cols,
                          views=views, panel_agreement=agreement, judge=names["judge"],
                          template=names["template"], vote=names["vote"],
                          preference=preference, delta_len=delta_len, label5=label5,
                          pair_models=pair_models, model_names=model_names,
+                         game_models=game_models, game_model_names=game_model_names,
                          notes=[note for note in (self.preferences.note(),) if note],
                          group_fields=self.groups if self.by and n else None)
 

@@ -169,6 +169,11 @@ def render(summaries: Sequence[dict[str, Any]], console: Console | None = None) 
     else:
         _side_by_side(summaries, console)
     _rankings(summaries, console)
+    if any(s.get("corrected") or any(g.get("corrected") for g in s.get("groups") or ())
+           for s in summaries):
+        from .render_corrected import render_corrected
+
+        render_corrected(summaries, console)
     _judges(summaries, console)
     _notes(summaries, console)
 

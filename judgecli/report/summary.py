@@ -26,6 +26,10 @@ may mislead the judge (``delimiters``). ``notes`` (a file's, not a group's) says
 a figure cannot say by being null: AlpacaEval's figures of a file judged for them whose judge
 gave no logprobs.
 Single-answer grades without a number are always left out of correlations and MAE.
+
+When labels cover only part of the items, ``corrected`` holds the judge's win rate, pass
+rate or mean grade (and, with three models or more, Bradley-Terry ratings) corrected by the
+labelled items, with PPI++ intervals at level 1 - ``alpha`` (``corrected``).
 """
 
 from __future__ import annotations
@@ -63,7 +67,7 @@ HEAD_KEYS = ("file", "group", "kind", "errors", "n", "n_unshared", "n_labeled", 
 KEYS = (*HEAD_KEYS, *LABEL_KEYS, *ORDER_KEYS, *BIAS_KEYS, "verdicts_by_order", *WIN_KEYS,
         "pass_rate", "longer_wins", "n_length_decided", *ALPACAEVAL_KEYS, *ARENAHARD_KEYS,
         "mean_score", "grade_accuracy", *NUMERIC_KEYS,
-        *RELIABILITY_KEYS, *PANEL_KEYS, *REVIEW_KEYS)
+        *RELIABILITY_KEYS, *PANEL_KEYS, *REVIEW_KEYS, "corrected")
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,7 @@ class ReportOptions:
     resamples: int = RESAMPLES
     baseline: str | None = None  # Arena-Hard's baseline (default: the model in every item)
     rounds: int = ROUNDS  # Arena-Hard's bootstrap rounds
+    alpha: float = 0.05  # the judge-corrected intervals' level is 1 - alpha (``corrected``)
 
 
 def build_report(paths: Sequence[str], options: ReportOptions = ReportOptions(),
@@ -90,6 +95,8 @@ def build_report(paths: Sequence[str], options: ReportOptions = ReportOptions(),
     labels = read_labels(options.labels) if options.labels else None
     if options.rounds < 1:
         raise JudgecliError(f"--rounds must be at least 1, got {options.rounds}")
+    if not 0 < options.alpha < 1:
+        raise JudgecliError(f"--alpha must be between 0 and 1, got {options.alpha:g}")
     sets = [read_judgments(p, mapping=dict(options.mapping), by=options.by) for p in paths]
     check_by(sets)
     for judgments in sets:
@@ -193,6 +200,11 @@ def figures(j: Judgments, options: ReportOptions, *, final: bool = True) -> dict
         out["n_labeled"] = int(np.count_nonzero(j.label != NO_LABEL))
         if j.kind in (PAIR, BINARY):  # else an empty file
             _verdict_figures(j, options, out)
+    if 0 < out["n_labeled"] < n:  # labels on part of the items: correct the judge's figure
+        from .corrected import corrected_figures
+
+        out["corrected"] = corrected_figures(j, errors=options.errors, alpha=options.alpha,
+                                             baseline=options.baseline)
     members = [view.columns for view in j.views if view.source == "member"]
     if members:
         grades = j.kind == SINGLE
