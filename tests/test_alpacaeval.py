@@ -86,14 +86,16 @@ def test_leaderboard_figures(published: dict[str, tuple[dict, dict]], model: str
 def test_length_controlled_ranks_as_the_leaderboard(
         published: dict[str, tuple[dict, dict]]) -> None:
     board = {m: float(row["length_controlled_winrate"]) for m, (row, _) in published.items()}
-    ours = {m: s["alpacaeval_lc_win_rate"] for m, (_, s) in published.items()}
+    ours = {m: s["alpacaeval_lc_win_rate_approx"] for m, (_, s) in published.items()}
     print("\nmodel, LC leaderboard, LC judgecli without difficulty, difference")
     for m in sorted(board, key=board.__getitem__, reverse=True):
         print(f"{m:32s} {board[m]:8.3f} {ours[m]:8.3f} {ours[m] - board[m]:+8.3f}")
     assert sorted(board, key=board.__getitem__) == sorted(ours, key=ours.__getitem__)
     assert ours["gpt4_1106_preview"] == 50.0  # the baseline against itself, as AlpacaEval
     for _, summary in published.values():
-        assert "without the instruction-difficulty term" in summary["alpacaeval_lc_terms"]
+        # never under the leaderboard's name without df_gamed.csv
+        assert summary["alpacaeval_lc_win_rate"] is None
+        assert "no instruction difficulty" in summary["alpacaeval_lc_terms"]
 
 
 def test_length_controlled_equals_an_independent_fit(
@@ -103,7 +105,7 @@ def test_length_controlled_equals_an_independent_fit(
             items = json.load(handle)
         won = np.array([r["preference"] for r in items]) - 1
         delta = np.array([len(r["output_2"]) - len(r["output_1"]) for r in items], float)
-        assert published[model][1]["alpacaeval_lc_win_rate"] == pytest.approx(
+        assert published[model][1]["alpacaeval_lc_win_rate_approx"] == pytest.approx(
             _glm_lc(won, delta), abs=1e-5)
 
 
@@ -178,7 +180,9 @@ def test_report_handmade_against_the_rules(handmade: Path, tmp_path: Path,
     assert (summary["alpacaeval_n_wins"], summary["alpacaeval_n_wins_base"],
             summary["alpacaeval_n_draws"], summary["alpacaeval_n_total"]) == \
         (wins, base, draws, len(prefs))
-    assert summary["alpacaeval_lc_win_rate"] == pytest.approx(_glm_lc(won, delta), abs=1e-5)
+    assert summary["alpacaeval_lc_win_rate_approx"] == pytest.approx(_glm_lc(won, delta),
+                                                                     abs=1e-5)
+    assert summary["alpacaeval_lc_win_rate"] is None
     assert summary["n_failed"] == len(BAD)
 
 
@@ -187,7 +191,7 @@ def test_length_term_absent_when_every_length_is_equal(tmp_path: Path) -> None:
     path = tmp_path / "same.json"
     path.write_text(json.dumps(items), encoding="utf-8")
     summary = _report(_convert(path, tmp_path / "j.jsonl"))
-    assert summary["alpacaeval_lc_win_rate"] == pytest.approx((0.2 + 0.9 + 0.6) / 3 * 100)
+    assert summary["alpacaeval_lc_win_rate_approx"] == pytest.approx((0.2 + 0.9 + 0.6) / 3 * 100)
 
 
 def test_figures_absent_without_preferences(tmp_path: Path) -> None:
@@ -206,11 +210,15 @@ def test_render_and_compare_show_the_figures(handmade: Path, tmp_path: Path) -> 
     console = Console(record=True, width=250, file=io.StringIO())
     render(build_report([path]), console)
     text = console.export_text()
-    assert "AlpacaEval win rate of B (%)" in text and "instruction-difficulty" in text
+    assert "AlpacaEval win rate of B (%)" in text
+    assert "LC win rate (approximate: no instruction difficulty)" in text
+    assert "AlpacaEval length-controlled" not in text
     report = _report(path, by=("model_a", "model_b"))
     (pair,) = _pair_summaries(report, None, ["base", "model"])
     assert pair["alpacaeval_win_rate"] == pytest.approx(report["alpacaeval_win_rate"])
-    assert "without the instruction-difficulty term" in alpacaeval_sentence(pair)
+    sentence = alpacaeval_sentence(pair)
+    assert "LC win rate (approximate: no instruction difficulty)" in sentence
+    assert "length-controlled" not in sentence
 
 
 # --- Bad input ------------------------------------------------------------------------------

@@ -57,6 +57,12 @@ def report(
     rounds: Annotated[int, typer.Option(
         min=1, metavar="N",
         help="Bootstrap rounds of Arena-Hard's figures (its --num-rounds).")] = 100,
+    alpacaeval_gamed: Annotated[str | None, typer.Option(
+        metavar="FILE",
+        help="AlpacaEval's df_gamed.csv (from its data set tatsu-lab/alpaca_eval), or a "
+             "folder holding it: the length-controlled win rate exactly as AlpacaEval "
+             "computes it, with instruction difficulty; without it the report shows an "
+             "approximation, named as such.")] = None,
 ) -> None:
     """Agreement, bias and reliability of judgment files."""
     import json
@@ -67,7 +73,7 @@ def report(
 
     gates = parse_gates(fail_under or [], fail_over or [])
     options = ReportOptions(errors=errors, labels=labels, seed=seed, baseline=baseline,
-                            rounds=rounds,
+                            rounds=rounds, alpacaeval_gamed=alpacaeval_gamed,
                             by=tuple(f.strip() for f in by.split(",")) if by else (),
                             mapping=parse_map(field_map or []))
     summaries = build_report(files, options)
@@ -76,6 +82,12 @@ def report(
 
         raise JudgecliError("--baseline: no five-level verdicts (judgment.orders[].label5) "
                             "in " + ", ".join(s["file"] for s in summaries))
+    if alpacaeval_gamed is not None and all(s.get("alpacaeval_n_total") is None
+                                            for s in summaries):
+        from ..errors import JudgecliError
+
+        raise JudgecliError("--alpacaeval-gamed: no AlpacaEval preferences "
+                            "(judgment.preference) in " + ", ".join(s["file"] for s in summaries))
     failures = check_gates(summaries, gates)
     if plot:
         from ..report.plot import write_plot

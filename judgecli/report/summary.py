@@ -44,6 +44,7 @@ from .agreement import (
     order_figures,
 )
 from .alpacaeval import ALPACAEVAL_KEYS, alpacaeval_figures
+from .alpacaeval_lc import read_gamed
 from .arenahard import ARENAHARD_KEYS, ROUNDS, arenahard_figures
 from .bias import BIAS_KEYS, longer_wins, position_figures, verdicts_by_order
 from .codes import FAILED, NO_LABEL, apply_errors
@@ -76,6 +77,7 @@ class ReportOptions:
     resamples: int = RESAMPLES
     baseline: str | None = None  # Arena-Hard's baseline (default: the model in every item)
     rounds: int = ROUNDS  # Arena-Hard's bootstrap rounds
+    alpacaeval_gamed: str | None = None  # AlpacaEval's df_gamed.csv (or its folder)
 
 
 def build_report(paths: Sequence[str], options: ReportOptions = ReportOptions(),
@@ -90,6 +92,8 @@ def build_report(paths: Sequence[str], options: ReportOptions = ReportOptions(),
     labels = read_labels(options.labels) if options.labels else None
     if options.rounds < 1:
         raise JudgecliError(f"--rounds must be at least 1, got {options.rounds}")
+    if options.alpacaeval_gamed is not None:
+        read_gamed(options.alpacaeval_gamed)  # a bad file is named before any is read
     sets = [read_judgments(p, mapping=dict(options.mapping), by=options.by) for p in paths]
     check_by(sets)
     for judgments in sets:
@@ -228,8 +232,11 @@ def _verdict_figures(j: Judgments, options: ReportOptions, out: dict[str, Any]) 
         out.update(win_figures(verdict, seed=options.seed, resamples=options.resamples))
         out.update(longer_wins(verdict, j.longer[keep]))
         if j.preference is not None and j.delta_len is not None:
+            gamed = read_gamed(options.alpacaeval_gamed) if options.alpacaeval_gamed else None
             out.update(alpacaeval_figures(j.preference[keep], j.delta_len[keep],
-                                          options.errors))
+                                          options.errors, gamed=gamed,
+                                          every_item=(j.preference, j.delta_len),
+                                          file=j.file))
         if j.label5 is not None:
             out.update(arenahard_figures(
                 j.label5[keep], None if j.pair_models is None else j.pair_models[keep],
