@@ -58,6 +58,7 @@ from .columns import (
     take,
 )
 from .delimiters import holds_delimiters, record_answers
+from .pairs import ModelPairs
 from .views import ViewReader
 
 _decode = json.JSONDecoder(parse_constant=reject_constant).decode
@@ -159,6 +160,9 @@ class Judgments:
     label5: np.ndarray | None = None
     pair_models: np.ndarray | None = None
     model_names: list[str] = field(default_factory=list)
+    # each item's model pair (int32 into model_pairs), only in files of several (``pairs``)
+    pair_group: np.ndarray | None = None
+    model_pairs: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what the report says beside its figures
     group_fields: GroupFields | None = None  # with --by: the fields no record had (check_by)
 
@@ -169,7 +173,7 @@ class Judgments:
         arrays: dict[str, Any] = {name: take(getattr(self, name), mask) for name in _ARRAYS}
         optional = {name: None if getattr(self, name) is None else getattr(self, name)[mask]
                     for name in ("panel_agreement", "preference", "delta_len", "label5",
-                                 "pair_models")}
+                                 "pair_models", "pair_group")}
         return replace(self, **arrays, views=[v.subset(mask) for v in self.views], **optional)
 
     def view(self, view: View) -> Judgments:
@@ -209,6 +213,7 @@ class _Reader:
         self.views = ViewReader(name, self.kinds)
         self.preferences = PreferenceColumns(name)
         self.label5 = Label5Columns(name, paths["orders"])
+        self.pairs = ModelPairs()
         self.cols: dict[str, array[Any]] = {n: array(t) for n, t in (
             ("ids", "q"), ("lines", "i"), ("label", "b"), ("label_value", "d"),
             ("longer", "b"), ("group", "i"), ("delimited", "b"))}
@@ -257,6 +262,7 @@ class _Reader:
             failed = self.main.cols["failed"][-1] != 0
             self.preferences.add(judgment, len_a, len_b, failed, line)
             self.label5.add(orders, record, failed, line)
+            self.pairs.add(record)
         elif label is None or label is MISSING:
             cols["label_value"].append(math.nan)
         else:
@@ -306,11 +312,15 @@ class _Reader:
         views, agreement, names = self.views.finish(n)
         preference, delta_len = self.preferences.finish()
         label5, pair_models, model_names = self.label5.finish()
+        pair_group, model_pairs = self.pairs.finish()
+        if pair_group is not None and len(pair_group) != n:
+            pair_group = None  # a file that turned out not to be pairwise
         return Judgments(file=self.name, kind=self.kinds.name, groups=groups, **cols,
                          views=views, panel_agreement=agreement, judge=names["judge"],
                          template=names["template"], vote=names["vote"],
                          preference=preference, delta_len=delta_len, label5=label5,
                          pair_models=pair_models, model_names=model_names,
+                         pair_group=pair_group, model_pairs=model_pairs,
                          notes=[note for note in (self.preferences.note(),) if note],
                          group_fields=self.groups if self.by and n else None)
 

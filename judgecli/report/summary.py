@@ -59,6 +59,9 @@ from .review import REVIEW_KEYS, review_figures
 from .winrate import RESAMPLES, WIN_KEYS, pass_rate, win_figures
 
 ERROR_POLICIES = ("wrong", "tie", "drop")
+PAIR_FIELDS = ("model_a", "model_b")
+# B-against-A figures, null at the head of a file of several model pairs (pairs.py)
+POOLED_KEYS = (*WIN_KEYS, *ALPACAEVAL_KEYS, "arenahard_score", "arenahard_score_ci")
 HEAD_KEYS = ("file", "group", "kind", "errors", "n", "n_unshared", "n_labeled", "n_failed",
              "error_rate", "n_delimiter_answers")
 KEYS = (*HEAD_KEYS, *LABEL_KEYS, *ORDER_KEYS, *BIAS_KEYS, "verdicts_by_order", *WIN_KEYS,
@@ -115,7 +118,17 @@ def build_report(paths: Sequence[str], options: ReportOptions = ReportOptions(),
             unshared[number] = int(np.count_nonzero(~keep))
             if unshared[number]:
                 sets[number] = judgments.subset(keep)
-    return [summarise(j, options, n_unshared=u) for j, u in zip(sets, unshared, strict=True)]
+    return [summarise(*per_pair(j, options), n_unshared=u)
+            for j, u in zip(sets, unshared, strict=True)]
+
+
+def per_pair(j: Judgments, options: ReportOptions) -> tuple[Judgments, ReportOptions]:
+    """A file of several model pairs without --by is reported per pair, as with --by
+    model_a,model_b (report/pairs.py)."""
+    if j.pair_group is None or options.by:
+        return j, options
+    return (replace(j, group=j.pair_group, groups=list(j.model_pairs)),
+            replace(options, by=PAIR_FIELDS))
 
 
 def check_baseline(judgments: Judgments, baseline: str | None) -> None:
@@ -138,6 +151,13 @@ def summarise(judgments: Judgments, options: ReportOptions = ReportOptions(), *,
     out = figures(judgments, options)
     out["n_unshared"] = n_unshared
     out["notes"] = list(judgments.notes)  # what the figures cannot say by being null
+    if judgments.pair_group is not None:
+        # Pooled over several model pairs, B-against-A figures mean nothing (pairs.py).
+        out["n_model_pairs"] = len(judgments.model_pairs)
+        out.update(dict.fromkeys(POOLED_KEYS))
+        out["notes"].append(f"{len(judgments.model_pairs)} model pairs (model_a / model_b): "
+                            "the figures of B against A are per pair, in the pairs' rows "
+                            "(groups); pooled over pairs they would mean nothing")
     reviewed = any(view.source == "review" for view in judgments.views)
 
     def own(part: Judgments, headline: dict[str, Any]) -> dict[str, Any]:
