@@ -108,7 +108,7 @@ CONVERT_SETTINGS = {"allow_extra_args": True, "ignore_unknown_options": True,
 
 def convert(ctx: typer.Context) -> None:
     """Published judges' result files -> judgment records: pandalm, llmbar, judgelm,
-    alpacaeval (`judgecli convert FORMAT --help`)."""
+    alpacaeval, arenahard, mtbench (`judgecli convert FORMAT --help`)."""
     # The arguments are :func:`judgecli.report.convert.main`'s (argparse, one subcommand per
     # format), so `python -m judgecli.report.convert` and this command cannot drift apart.
     from ..report.convert import main

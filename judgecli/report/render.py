@@ -150,7 +150,7 @@ SIDE_BY_SIDE = {"n": "n", "error_rate": "errors", "agreement": "agree",
                 "tie_rate": "ties", "longer_wins": "longer wins",
                 "alpacaeval_win_rate": "AE win B %", "alpacaeval_lc_win_rate": "AE LC B %",
                 "alpacaeval_lc_win_rate_approx": "AE LC approx. B %",
-                "arenahard_score": "AH score B %",
+                "arenahard_score": "AH score B %", "mean_score": "mean score",
                 "spearman": "Spearman",
                 "kendall": "Kendall", "mae": "MAE", "auroc": "AUROC", "ece": "ECE",
                 "panel_alpha": "alpha", "agreement_after_review": "after review"}
