@@ -131,7 +131,7 @@ def _item(k: int, preference: Any, len_1: int, len_2: int) -> dict[str, Any]:
 PREFS = [1.9, 1.2, 1.5, 2.0, 1.0, 1.65, 1.35, 1.8, 1.05, 1.5, 1.7, 1.4]
 LENGTHS = [(10, 40), (30, 12), (20, 20), (5, 60), (50, 9), (22, 30), (18, 25), (12, 50),
            (40, 10), (8, 8), (15, 35), (33, 21)]
-BAD = [None, float("nan"), "1.7", 2.5, 0]  # failed judgments, each with its reason
+BAD = [None, float("nan"), "1.7", 2.5, -1]  # failed judgments, each with its reason
 
 
 @pytest.fixture()
@@ -155,7 +155,7 @@ def test_convert_handmade(handmade: Path) -> None:
     assert errors[:len(PREFS)] == [None] * len(PREFS)
     assert [e.split(":")[0] for e in errors[len(PREFS):]] == [
         "no preference (null)", "no preference (NaN)", "preference '1.7' is not a number",
-        "preference 2.5 is outside [1, 2]", "preference 0 is outside [1, 2]"]
+        "preference 2.5 is outside [1, 2]", "preference -1 is outside [1, 2]"]
     first = rows[0]
     assert (first["answer_a"], first["answer_b"], first["model_a"], first["model_b"]) == \
         ("a" * 10, "b" * 40, "base", "model")
@@ -184,6 +184,14 @@ def test_report_handmade_against_the_rules(handmade: Path, tmp_path: Path,
                                                                      abs=1e-5)
     assert summary["alpacaeval_lc_win_rate"] is None
     assert summary["n_failed"] == len(BAD)
+
+
+def test_zero_is_alpacaevals_old_draw() -> None:
+    from judgecli.report.convert import alpacaeval_preference
+
+    # metrics/helpers.py describe_head2head: predictions.replace({0.0: 1.5})
+    assert alpacaeval_preference(0) == (1.5, None)
+    assert alpacaeval_preference(0.0) == (1.5, None)
 
 
 def test_length_term_absent_when_every_length_is_equal(tmp_path: Path) -> None:

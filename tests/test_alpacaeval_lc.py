@@ -98,13 +98,21 @@ def test_equals_alpaca_evals_own_function(tmp_path: Path, errors: str) -> None:
     difficulty = write_gamed(tmp_path / "df_gamed.csv", 90, rng)
     annotations = write_annotations(tmp_path / "annotations.json", difficulty, rng,
                                     failed=(4, 37))
+    items = json.loads(annotations.read_text(encoding="utf-8"))
+    items[9]["preference"] = 0  # AlpacaEval's old draw: its metrics read it as 1.5
+    items[10]["preference"] = 1.5
+    annotations.write_text(json.dumps(items), encoding="utf-8")
     expected = original(annotations, tmp_path / "df_gamed.csv")
     summary = ours(annotations, tmp_path / "df_gamed.csv", tmp_path, errors=errors)
     assert summary["alpacaeval_lc_win_rate"] == pytest.approx(
         expected["length_controlled_winrate"], rel=1e-9)
     assert summary["alpacaeval_lc_standard_error"] == pytest.approx(
         expected["lc_standard_error"], rel=1e-9)
-    assert summary["alpacaeval_win_rate"] == pytest.approx(expected["win_rate"], rel=1e-12)
+    # and get_winrate's figures, which get_length_controlled_winrate returns too
+    for key in ("win_rate", "standard_error", "discrete_win_rate"):
+        assert summary[f"alpacaeval_{key}"] == pytest.approx(expected[key], rel=1e-12), key
+    for key in ("n_wins", "n_wins_base", "n_draws", "n_total"):
+        assert summary[f"alpacaeval_{key}"] == expected[key], key
     # the approximation is not shown beside the figure it approximates
     assert summary["alpacaeval_lc_win_rate_approx"] is None
     # the difficulty term moves the figure: it is not the approximation's
@@ -153,11 +161,23 @@ def test_groups_get_it_and_a_file_of_several_models_does_not(tmp_path: Path) -> 
     both.write_text("".join(dumps(r) + "\n" for r in rows), encoding="utf-8")
     (summary,) = build_report([str(both)], ReportOptions(
         by=("model_b",), alpacaeval_gamed=str(tmp_path / "df_gamed.csv")))
-    assert summary["alpacaeval_lc_win_rate"] is None
-    assert "not computed: 60 items" in summary["alpacaeval_lc_terms"]
+    assert summary["alpacaeval_lc_win_rate"] is None  # two model pairs: none pooled
     for group in summary["groups"]:
         alone = ours(tmp_path / f"{group['group']}.json", tmp_path / "df_gamed.csv", tmp_path)
         assert group["alpacaeval_lc_win_rate"] == alone["alpacaeval_lc_win_rate"]
+
+
+def test_more_items_than_instructions(tmp_path: Path) -> None:
+    rng = np.random.default_rng(9)
+    difficulty = write_gamed(tmp_path / "df_gamed.csv", 20, rng)
+    annotations = write_annotations(tmp_path / "a.json", np.r_[difficulty, difficulty[:5]],
+                                    rng)
+    summary = ours(annotations, tmp_path / "df_gamed.csv", tmp_path)
+    assert summary["alpacaeval_lc_win_rate"] is None
+    assert summary["alpacaeval_lc_terms"].startswith(
+        "not computed: 25 items, and ") and "the difficulty of 20 instructions" in \
+        summary["alpacaeval_lc_terms"]
+    assert summary["alpacaeval_win_rate"] is not None
 
 
 @pytest.mark.parametrize(("content", "message"), [

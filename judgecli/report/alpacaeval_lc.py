@@ -38,6 +38,7 @@ import os
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -188,7 +189,7 @@ def length_controlled_exact(won: np.ndarray, delta_len: np.ndarray, gamed: Gamed
     return float(predicted.mean() * 100), se * 100
 
 
-def _fit(x: np.ndarray, p: np.ndarray, weight: np.ndarray):  # noqa: ANN202 (sklearn)
+def _fit(x: np.ndarray, p: np.ndarray, weight: np.ndarray) -> Any:
     """``fit_LogisticRegressionCV(..., is_ytrue_proba=True, n_splits=5)`` of alpaca_eval."""
     import sklearn
     from sklearn.exceptions import ConvergenceWarning

@@ -214,6 +214,10 @@ def alpacaeval_preference(value: Any) -> tuple[float | None, str | None]:
         return None, f"preference {value!r} is not a number"
     if math.isnan(value):
         return None, "no preference (NaN): the annotation failed"
+    if value == 0:
+        # AlpacaEval's old encoding of a draw: its metrics read 0 as 1.5 (metrics/helpers.py
+        # ``describe_head2head``, glm_winrate.py: ``replace({0.0: 1.5})``)
+        return 1.5, None
     if not 1.0 <= value <= 2.0:
         return None, f"preference {value!r} is outside [1, 2]"
     return float(value), None
