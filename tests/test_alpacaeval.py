@@ -86,14 +86,16 @@ def test_leaderboard_figures(published: dict[str, tuple[dict, dict]], model: str
 def test_length_controlled_ranks_as_the_leaderboard(
         published: dict[str, tuple[dict, dict]]) -> None:
     board = {m: float(row["length_controlled_winrate"]) for m, (row, _) in published.items()}
-    ours = {m: s["alpacaeval_lc_win_rate"] for m, (_, s) in published.items()}
+    ours = {m: s["alpacaeval_lc_win_rate_approx"] for m, (_, s) in published.items()}
     print("\nmodel, LC leaderboard, LC judgecli without difficulty, difference")
     for m in sorted(board, key=board.__getitem__, reverse=True):
         print(f"{m:32s} {board[m]:8.3f} {ours[m]:8.3f} {ours[m] - board[m]:+8.3f}")
     assert sorted(board, key=board.__getitem__) == sorted(ours, key=ours.__getitem__)
     assert ours["gpt4_1106_preview"] == 50.0  # the baseline against itself, as AlpacaEval
     for _, summary in published.values():
-        assert "without the instruction-difficulty term" in summary["alpacaeval_lc_terms"]
+        # never under the leaderboard's name without df_gamed.csv
+        assert summary["alpacaeval_lc_win_rate"] is None
+        assert "no instruction difficulty" in summary["alpacaeval_lc_terms"]
 
 
 def test_length_controlled_equals_an_independent_fit(
@@ -103,7 +105,7 @@ def test_length_controlled_equals_an_independent_fit(
             items = json.load(handle)
         won = np.array([r["preference"] for r in items]) - 1
         delta = np.array([len(r["output_2"]) - len(r["output_1"]) for r in items], float)
-        assert published[model][1]["alpacaeval_lc_win_rate"] == pytest.approx(
+        assert published[model][1]["alpacaeval_lc_win_rate_approx"] == pytest.approx(
             _glm_lc(won, delta), abs=1e-5)
 
 
@@ -129,7 +131,7 @@ def _item(k: int, preference: Any, len_1: int, len_2: int) -> dict[str, Any]:
 PREFS = [1.9, 1.2, 1.5, 2.0, 1.0, 1.65, 1.35, 1.8, 1.05, 1.5, 1.7, 1.4]
 LENGTHS = [(10, 40), (30, 12), (20, 20), (5, 60), (50, 9), (22, 30), (18, 25), (12, 50),
            (40, 10), (8, 8), (15, 35), (33, 21)]
-BAD = [None, float("nan"), "1.7", 2.5, 0]  # failed judgments, each with its reason
+BAD = [None, float("nan"), "1.7", 2.5, -1]  # failed judgments, each with its reason
 
 
 @pytest.fixture()
@@ -153,7 +155,7 @@ def test_convert_handmade(handmade: Path) -> None:
     assert errors[:len(PREFS)] == [None] * len(PREFS)
     assert [e.split(":")[0] for e in errors[len(PREFS):]] == [
         "no preference (null)", "no preference (NaN)", "preference '1.7' is not a number",
-        "preference 2.5 is outside [1, 2]", "preference 0 is outside [1, 2]"]
+        "preference 2.5 is outside [1, 2]", "preference -1 is outside [1, 2]"]
     first = rows[0]
     assert (first["answer_a"], first["answer_b"], first["model_a"], first["model_b"]) == \
         ("a" * 10, "b" * 40, "base", "model")
@@ -178,8 +180,18 @@ def test_report_handmade_against_the_rules(handmade: Path, tmp_path: Path,
     assert (summary["alpacaeval_n_wins"], summary["alpacaeval_n_wins_base"],
             summary["alpacaeval_n_draws"], summary["alpacaeval_n_total"]) == \
         (wins, base, draws, len(prefs))
-    assert summary["alpacaeval_lc_win_rate"] == pytest.approx(_glm_lc(won, delta), abs=1e-5)
+    assert summary["alpacaeval_lc_win_rate_approx"] == pytest.approx(_glm_lc(won, delta),
+                                                                     abs=1e-5)
+    assert summary["alpacaeval_lc_win_rate"] is None
     assert summary["n_failed"] == len(BAD)
+
+
+def test_zero_is_alpacaevals_old_draw() -> None:
+    from judgecli.report.convert import alpacaeval_preference
+
+    # metrics/helpers.py describe_head2head: predictions.replace({0.0: 1.5})
+    assert alpacaeval_preference(0) == (1.5, None)
+    assert alpacaeval_preference(0.0) == (1.5, None)
 
 
 def test_length_term_absent_when_every_length_is_equal(tmp_path: Path) -> None:
@@ -187,7 +199,7 @@ def test_length_term_absent_when_every_length_is_equal(tmp_path: Path) -> None:
     path = tmp_path / "same.json"
     path.write_text(json.dumps(items), encoding="utf-8")
     summary = _report(_convert(path, tmp_path / "j.jsonl"))
-    assert summary["alpacaeval_lc_win_rate"] == pytest.approx((0.2 + 0.9 + 0.6) / 3 * 100)
+    assert summary["alpacaeval_lc_win_rate_approx"] == pytest.approx((0.2 + 0.9 + 0.6) / 3 * 100)
 
 
 def test_figures_absent_without_preferences(tmp_path: Path) -> None:
@@ -206,11 +218,15 @@ def test_render_and_compare_show_the_figures(handmade: Path, tmp_path: Path) -> 
     console = Console(record=True, width=250, file=io.StringIO())
     render(build_report([path]), console)
     text = console.export_text()
-    assert "AlpacaEval win rate of B (%)" in text and "instruction-difficulty" in text
+    assert "AlpacaEval win rate of B (%)" in text
+    assert "LC win rate (approximate: no instruction difficulty)" in text
+    assert "AlpacaEval length-controlled" not in text
     report = _report(path, by=("model_a", "model_b"))
     (pair,) = _pair_summaries(report, None, ["base", "model"])
     assert pair["alpacaeval_win_rate"] == pytest.approx(report["alpacaeval_win_rate"])
-    assert "without the instruction-difficulty term" in alpacaeval_sentence(pair)
+    sentence = alpacaeval_sentence(pair)
+    assert "LC win rate (approximate: no instruction difficulty)" in sentence
+    assert "length-controlled" not in sentence
 
 
 # --- Bad input ------------------------------------------------------------------------------

@@ -201,7 +201,8 @@ def test_the_bootstrap_is_seeded_and_its_rounds_an_option(tmp_path: Path) -> Non
     assert report(tmp_path, rows, baseline="base", rounds=30) == one
     other = report(tmp_path, rows, baseline="base", rounds=30, seed=5)
     assert other["arenahard_ranking"] != one["arenahard_ranking"]
-    assert other["arenahard_score"] != one["arenahard_score"]
+    assert [g["arenahard_score"] for g in other["groups"]] != \
+        [g["arenahard_score"] for g in one["groups"]]
     with pytest.raises(JudgecliError, match="--rounds must be at least 1"):
         report(tmp_path, rows, rounds=0)
 
@@ -211,7 +212,10 @@ def test_ties_only(tmp_path: Path) -> None:
     out = report(tmp_path, rows, rounds=50)
     assert out["arenahard_baseline"] == "base"  # the one model in every record
     assert out["arenahard_labels"] == {"A>>B": 0, "A>B": 0, "A=B": 30, "B>A": 0, "B>>A": 0}
-    assert out["arenahard_score"] == 50.0 and out["arenahard_score_ci"] == [50.0, 50.0]
+    # a file of several model pairs: the score is per pair, none pooled over them
+    assert out["arenahard_score"] is None and out["n_model_pairs"] == 3
+    for group in out["groups"]:
+        assert group["arenahard_score"] == 50.0 and group["arenahard_score_ci"] == [50.0, 50.0]
     for row in out["arenahard_ranking"]:
         assert row["rating"] == pytest.approx(1000, abs=1e-6)
         assert row["win_rate"] == pytest.approx(50, abs=1e-6)
@@ -318,6 +322,8 @@ def test_no_ranking_without_a_baseline_and_none_for_two_models(tmp_path: Path) -
     rows, _ = synthetic(np.random.default_rng(2), MODELS, SKILL, 3)
     out = report(tmp_path, rows, rounds=10)  # every pair: no model is in every record
     assert out["arenahard_ranking"] is None and out["arenahard_baseline"] is None
-    assert out["arenahard_score"] is not None
+    assert out["arenahard_score"] is None  # six model pairs: per pair only
+    assert all(g["arenahard_score"] is not None for g in out["groups"])
     plain = [{k: v for k, v in r.items() if k not in ("model_a", "model_b")} for r in rows]
-    assert report(tmp_path, plain, baseline=None, rounds=10)["arenahard_ranking"] is None
+    pooled = report(tmp_path, plain, baseline=None, rounds=10)
+    assert pooled["arenahard_ranking"] is None and pooled["arenahard_score"] is not None

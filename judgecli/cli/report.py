@@ -62,6 +62,12 @@ def report(
     alpha: Annotated[float, typer.Option(
         metavar="A", help="When labels cover only part of the items: the judge-corrected "
                           "(PPI++) intervals are at level 1 - A.")] = 0.05,
+    alpacaeval_gamed: Annotated[str | None, typer.Option(
+        metavar="FILE",
+        help="AlpacaEval's df_gamed.csv (from its data set tatsu-lab/alpaca_eval), or a "
+             "folder holding it: the length-controlled win rate exactly as AlpacaEval "
+             "computes it, with instruction difficulty; without it the report shows an "
+             "approximation, named as such.")] = None,
 ) -> None:
     """Agreement, bias and reliability of judgment files."""
     import json
@@ -72,7 +78,7 @@ def report(
 
     gates = parse_gates(fail_under or [], fail_over or [])
     options = ReportOptions(errors=errors, labels=labels, seed=seed, baseline=baseline,
-                            rounds=rounds, alpha=alpha,
+                            rounds=rounds, alpha=alpha, alpacaeval_gamed=alpacaeval_gamed,
                             by=tuple(f.strip() for f in by.split(",")) if by else (),
                             mapping=parse_map(field_map or []))
     summaries = build_report(files, options)
@@ -83,6 +89,12 @@ def report(
 
         raise JudgecliError("--baseline: no five-level verdicts (judgment.orders[].label5) "
                             "in " + ", ".join(s["file"] for s in summaries))
+    if alpacaeval_gamed is not None and all(s.get("alpacaeval_n_total") is None
+                                            for s in summaries):
+        from ..errors import JudgecliError
+
+        raise JudgecliError("--alpacaeval-gamed: no AlpacaEval preferences "
+                            "(judgment.preference) in " + ", ".join(s["file"] for s in summaries))
     failures = check_gates(summaries, gates)
     if plot:
         from ..report.plot import write_plot
@@ -103,7 +115,7 @@ CONVERT_SETTINGS = {"allow_extra_args": True, "ignore_unknown_options": True,
 
 def convert(ctx: typer.Context) -> None:
     """Published judges' result files -> judgment records: pandalm, llmbar, judgelm,
-    alpacaeval (`judgecli convert FORMAT --help`)."""
+    alpacaeval, arenahard, mtbench (`judgecli convert FORMAT --help`)."""
     # The arguments are :func:`judgecli.report.convert.main`'s (argparse, one subcommand per
     # format), so `python -m judgecli.report.convert` and this command cannot drift apart.
     from ..report.convert import main

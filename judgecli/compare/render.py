@@ -56,6 +56,11 @@ def alpacaeval_sentence(pair: dict[str, Any]) -> str:
             f", discrete {_f(pair.get('alpacaeval_discrete_win_rate'))}")
     if pair.get("alpacaeval_lc_win_rate") is not None:
         line += (f", length-controlled {_f(pair['alpacaeval_lc_win_rate'])} "
+                 f"(SE {_f(pair.get('alpacaeval_lc_standard_error'))})")
+    elif pair.get("alpacaeval_lc_win_rate_approx") is not None:
+        from ..report.render import APPROX_LC
+
+        line += (f", {APPROX_LC} {_f(pair['alpacaeval_lc_win_rate_approx'])} "
                  f"({pair['alpacaeval_lc_terms']})")
     return line
 

@@ -10,21 +10,23 @@ alone (tatsu-lab/alpaca_eval, src/alpaca_eval/metrics/winrate.py, ``get_winrate`
 * ``alpacaeval_discrete_win_rate``: (n_wins + n_draws / 2) / n_total x100, where a win is a
   preference above 1.5, a base win one below and a draw exactly 1.5;
 * ``alpacaeval_n_wins``, ``_n_wins_base``, ``_n_draws``, ``_n_total``;
-* ``alpacaeval_lc_win_rate``: the length-controlled win rate of AlpacaEval 2 (Dubois et al.
-  2024, "Length-Controlled AlpacaEval"; src/alpaca_eval/metrics/glm_winrate.py,
-  ``get_length_controlled_winrate``): a logistic GLM, without intercept, predicts the
-  preference - 1 of each item from a model term (a column of ones) and a length term
-  tanh(delta / std(delta)), delta = len(B) - len(A) in characters and std with ddof 1 (as
-  pandas' ``Series.std``); the figure is the GLM's prediction with the length term set to 0,
-  x100. AlpacaEval's third term, the instruction's difficulty, is fitted across all its
-  models and downloaded at run time (``df_gamed.csv``); it is not available here, so the GLM
-  is fitted WITHOUT it (``alpacaeval_lc_terms`` says so in every report). Its prediction is
-  then the same for every item: sigmoid(model term). The fit is the unpenalised maximum
-  likelihood with the preferences as soft labels (AlpacaEval's ``fit_LogisticRegressionCV``
-  duplicates each item as y=1 weighted p and y=0 weighted 1-p; same likelihood). Where every
-  delta is 0 (e.g. the baseline against itself) the length term is 0 and the figure is the
-  win rate itself, where AlpacaEval sets 50 for the baseline by name. Items whose answers
-  are not both text are left out of this figure only.
+* ``alpacaeval_lc_win_rate`` and ``alpacaeval_lc_standard_error``: AlpacaEval 2's
+  length-controlled win rate (Dubois et al. 2024, "Length-Controlled AlpacaEval") exactly as
+  alpaca_eval computes it, with the instruction-difficulty term and the two padded ("gamed")
+  baselines of its ``df_gamed.csv`` (``report --alpacaeval-gamed FILE``; ``alpacaeval_lc``);
+  null without that file.
+* ``alpacaeval_lc_win_rate_approx``: without ``df_gamed.csv`` (alpaca_eval downloads it at
+  run time; it is not in the package), an approximation, never under the leaderboard's name:
+  a logistic GLM without intercept predicts the preference - 1 of each item from a model
+  term (a column of ones) and a length term tanh(delta / std(delta)), delta = len(B) -
+  len(A) in characters and std with ddof 1 (as pandas' ``Series.std``), WITHOUT the
+  difficulty term and the gamed baselines (``alpacaeval_lc_terms`` says so); the figure is
+  sigmoid(model term) x100. The fit is the unpenalised maximum likelihood with the
+  preferences as soft labels (each item as y=1 weighted p and y=0 weighted 1-p). It can be
+  far from the leaderboard's (alpaca-7b: 19.83 here, 5.88 there). Where every delta is 0
+  (e.g. the baseline against itself) the length term is 0 and the figure is the win rate
+  itself, where AlpacaEval sets 50 for the baseline by name. Items whose answers are not
+  both text are left out of this figure only. With ``--alpacaeval-gamed`` it is null.
 
 How failed judgments (preference null) count follows ``--errors``: ``tie`` counts them as
 draws (1.5); ``wrong`` and ``drop`` leave them out, as AlpacaEval leaves out annotations
@@ -41,13 +43,17 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
+from .alpacaeval_lc import Gamed, length_controlled_exact, uncovered
 
 ALPACAEVAL_KEYS = ("alpacaeval_win_rate", "alpacaeval_standard_error",
                    "alpacaeval_discrete_win_rate", "alpacaeval_n_wins",
                    "alpacaeval_n_wins_base", "alpacaeval_n_draws", "alpacaeval_n_total",
-                   "alpacaeval_lc_win_rate", "alpacaeval_lc_terms")
-LC_TERMS = ("model + length, without the instruction-difficulty term (AlpacaEval's "
-            "df_gamed.csv is not available offline)")
+                   "alpacaeval_lc_win_rate", "alpacaeval_lc_standard_error",
+                   "alpacaeval_lc_win_rate_approx", "alpacaeval_lc_terms")
+LC_TERMS_APPROX = ("model + length only: no instruction difficulty, no gamed baselines "
+                   "(report --alpacaeval-gamed df_gamed.csv gives AlpacaEval's figure)")
+LC_TERMS = ("length + instruction difficulty + not-gamed baseline, with the gamed "
+            "baselines of {path} at weight 0.2 (AlpacaEval's length_controlled_v1)")
 FIELD = "judgment.preference"
 
 
@@ -110,11 +116,32 @@ class PreferenceColumns:
 
 
 def alpacaeval_figures(preference: np.ndarray, delta_len: np.ndarray,
-                       errors: str) -> dict[str, Any]:
-    """The figures of the items kept; ``preference`` is NaN where the judgment failed."""
+                       errors: str, gamed: Gamed | None = None,
+                       every_item: tuple[np.ndarray, np.ndarray] | None = None,
+                       file: str = "") -> dict[str, Any]:
+    """The figures of the items kept; ``preference`` is NaN where the judgment failed.
+    ``gamed``: AlpacaEval's df_gamed.csv, for its length-controlled win rate, fitted on
+    ``every_item`` (the preferences and length differences of every item, in file order:
+    AlpacaEval's instruction k is the k-th; default: the items kept)."""
     from scipy.stats import sem
 
     out: dict[str, Any] = dict.fromkeys(ALPACAEVAL_KEYS)
+    if gamed is not None:
+        every, every_delta = every_item or (preference, delta_len)
+        won_all = every - 1.0
+        if errors == "tie":
+            won_all = np.where(np.isnan(won_all), 0.5, won_all)
+        covered = uncovered(len(won_all), gamed)
+        if covered is not None:
+            # e.g. a file of several models' annotations, reported --by model: each group
+            # gets its figure, the whole file cannot.
+            out["alpacaeval_lc_terms"] = (
+                f"not computed: {len(won_all)} items, and {gamed.path} has the difficulty "
+                f"of {covered} instructions (item k is AlpacaEval's instruction k)")
+        elif not np.all(np.isnan(won_all)):
+            out["alpacaeval_lc_win_rate"], out["alpacaeval_lc_standard_error"] = \
+                length_controlled_exact(won_all, every_delta, gamed, file)
+            out["alpacaeval_lc_terms"] = LC_TERMS.format(path=gamed.path)
     failed = np.isnan(preference)
     if errors == "tie":
         preference = np.where(failed, 1.5, preference)
@@ -132,9 +159,10 @@ def alpacaeval_figures(preference: np.ndarray, delta_len: np.ndarray,
     out["alpacaeval_standard_error"] = float(sem(won) * 100) if n > 1 else None
     out["alpacaeval_discrete_win_rate"] = (wins + (n - wins - base) / 2) / n * 100
     known = ~np.isnan(delta_len)
-    if known.any():
-        out["alpacaeval_lc_win_rate"] = length_controlled(won[known], delta_len[known]) * 100
-        out["alpacaeval_lc_terms"] = LC_TERMS
+    if known.any() and gamed is None:
+        out["alpacaeval_lc_win_rate_approx"] = \
+            length_controlled(won[known], delta_len[known]) * 100
+        out["alpacaeval_lc_terms"] = LC_TERMS_APPROX
     return out
 
 

@@ -24,10 +24,20 @@ lmarena/arena-hard-auto (show_result.py, utils/math_utils.py, utils_math.py):
   the rating null. The bootstrap is seeded (``--seed``) and has ``--rounds`` rounds (100,
   Arena-Hard's ``--num-rounds``).
 
-How failed games count follows ``--errors``: ``tie`` counts a failed game as A=B; ``wrong``
-and ``drop`` leave the item out, both its games, as Arena-Hard v2.0 leaves out a judgment
-with a null game. An item judged in one order counts its one game (Arena-Hard's
-``--first-game-only``).
+Each figure follows one version of Arena-Hard, whole: the score is v2.0's (its battles,
+its rule for a failed game), the ranking v0.1's (``show_result.py`` of v0.1: its battles,
+``compute_mle_elo``, ``get_bootstrap_result``). How failed games count follows ``--errors``:
+``tie`` counts a failed game as A=B everywhere; ``wrong`` leaves out of the score the item,
+both its games, as v2.0's ``load_judgments`` leaves out a judgment with a null game, and out
+of the ranking only the failed game, as v0.1's ``get_battles_from_judgment`` gives a game
+without a score no battle and keeps the other; ``drop`` leaves the item out of everything
+(as every figure of ``--errors drop``). An item judged in one order counts its one game
+(Arena-Hard's ``--first-game-only``).
+
+One score per pair: a pair's score, its 90% interval included, comes from a bootstrap seeded
+with ``--seed`` for that pair alone, so the ranking's row of a model and the pair's own
+figures (``compare``'s line, ``--by model_a,model_b``) print the same number; where the
+baseline is B in the file the ranking shows 100 minus the pair's score of B.
 """
 
 from __future__ import annotations
@@ -138,11 +148,19 @@ class Label5Columns:
 
 
 def counted(codes: np.ndarray, errors: str) -> np.ndarray:
-    """The items' games as ``--errors`` counts them (rows: items; ABSENT: not judged)."""
+    """The items' games as ``--errors`` counts them for v2.0's score (rows: items; ABSENT:
+    not judged): an item with a failed game is left out."""
     failed = codes == FAILED
     if errors == "tie":
         return np.where(failed, TIE_CODE, codes).astype(np.int8)
     return codes[~failed.any(axis=1)]
+
+
+def v01_battles(codes: np.ndarray, errors: str) -> np.ndarray:
+    """The items' games as v0.1 turns them into battles (rows: every item): a failed game
+    gives none (ABSENT), and the item's other game still counts."""
+    fill = TIE_CODE if errors == "tie" else ABSENT
+    return np.where(codes == FAILED, fill, codes).astype(np.int8)
 
 
 def v2_score(battles: np.ndarray, rng: np.random.Generator, rounds: int,
@@ -175,11 +193,11 @@ def arenahard_figures(codes: np.ndarray, models: np.ndarray | None, names: list[
     out["arenahard_games"] = int(len(played))
     battles = _battle_counts(played)
     out["arenahard_battles"] = int(battles.sum())
-    rng = np.random.default_rng(seed)
-    out["arenahard_score"], out["arenahard_score_ci"] = v2_score(battles, rng, rounds)
+    out["arenahard_score"], out["arenahard_score_ci"] = \
+        v2_score(battles, np.random.default_rng(seed), rounds)
     if models is not None:
-        out.update(_ranking(games, models[keep], names, lines[keep], file, baseline, rng,
-                            rounds))
+        out.update(_ranking(v01_battles(codes, errors), models, games, models[keep], names,
+                            lines, file, baseline, seed, rounds))
     return out
 
 
@@ -193,9 +211,11 @@ def _baseline(models: np.ndarray, names: list[str], baseline: str | None) -> int
     return int(every[0]) if len(every) == 1 else None
 
 
-def _ranking(games: np.ndarray, models: np.ndarray, names: list[str], lines: np.ndarray,
-             file: str, baseline: str | None, rng: np.random.Generator, rounds: int,
-             ) -> dict[str, Any]:
+def _ranking(games: np.ndarray, models: np.ndarray, v2_games: np.ndarray,
+             v2_models: np.ndarray, names: list[str], lines: np.ndarray, file: str,
+             baseline: str | None, seed: int, rounds: int) -> dict[str, Any]:
+    """v0.1's ranking from ``games`` (v0.1's battles of every item, ``models``' pairs), each
+    model's v2.0 score from ``v2_games`` (the items v2.0 keeps, ``v2_models``)."""
     if not len(models) or np.all(models < 0):
         return {}
     missing = np.flatnonzero((models < 0).any(axis=1))
@@ -219,6 +239,7 @@ def _ranking(games: np.ndarray, models: np.ndarray, names: list[str], lines: np.
     ci, cj, cc = cells // 5 // m, cells // 5 % m, cells % 5
     battles = games_per * WEIGHT[cc]
     share = 1.0 - B_SCORE[cc]  # model_a's share
+    rng = np.random.default_rng(seed)
     with single_threaded():
         point = elo(strengths(m, ci, cj, share, battles.astype(float), anchor))
         total = int(battles.sum())
@@ -231,12 +252,8 @@ def _ranking(games: np.ndarray, models: np.ndarray, names: list[str], lines: np.
         if model == anchor:
             row.update(score=50.0, score_ci=[50.0, 50.0])
         else:
-            # the model's battles with the baseline, scored from the model's side
-            as_a, as_b = (ci == model) & (cj == anchor), (cj == model) & (ci == anchor)
-            counts = np.zeros(3)
-            np.add.at(counts, (2 * share[as_a]).astype(int), battles[as_a])
-            np.add.at(counts, (2 * B_SCORE[cc[as_b]]).astype(int), battles[as_b])
-            row["score"], row["score_ci"] = v2_score(counts, rng, rounds)
+            row["score"], row["score_ci"] = _pair_score(v2_games, v2_models, model, anchor,
+                                                        seed, rounds)
         bounds = interval(draws[:, model])
         row.update(rating=finite(point[model]),
                    rating_ci=None if bounds is None else [finite(v) for v in bounds],
@@ -249,6 +266,24 @@ def _ranking(games: np.ndarray, models: np.ndarray, names: list[str], lines: np.
         del row["_order"]
         row["rank"] = rank
     return {"arenahard_baseline": names[anchor], "arenahard_ranking": rows}
+
+
+def _pair_score(games: np.ndarray, models: np.ndarray, model: int, anchor: int, seed: int,
+                rounds: int) -> tuple[float | None, list[float] | None]:
+    """``model``'s v2.0 score against the baseline, as the pair's own figures give it (the
+    same battles, the same seeded bootstrap): from the items where the baseline is A, or,
+    where it is B in every item, 100 minus the baseline's score as B."""
+    as_b = (models[:, 0] == anchor) & (models[:, 1] == model)
+    as_a = (models[:, 0] == model) & (models[:, 1] == anchor)
+    played_b, played_a = games[as_b], games[as_a]
+    counts_b = _battle_counts(played_b[played_b >= 0])
+    counts_a = _battle_counts(played_a[played_a >= 0])  # the baseline's, as B
+    rng = np.random.default_rng(seed)
+    if counts_b.sum() or not counts_a.sum():
+        return v2_score(counts_b + counts_a[::-1], rng, rounds)
+    score, ci = v2_score(counts_a, rng, rounds)
+    assert score is not None and ci is not None
+    return 100.0 - score, [100.0 - ci[1], 100.0 - ci[0]]
 
 
 def _win_rate(rating: float) -> float | None:

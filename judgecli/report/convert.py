@@ -5,6 +5,8 @@
     judgecli convert judgelm judged.jsonl --reversed judged-rev.jsonl \\
         --gt judgelm_val_5k_gpt4.jsonl > judgelm.jsonl
     judgecli convert alpacaeval annotations.json > model.jsonl
+    judgecli convert arenahard model_judgment/gpt-4-1106-preview > arena.jsonl
+    judgecli convert mtbench gpt-4_single.jsonl > mt.jsonl
     judgecli report p.jsonl
 
 (``python -m judgecli.report.convert`` takes the same arguments.)
@@ -36,6 +38,9 @@ Formats (a value outside the format is a failed judgment with its reason, never 
   and is not recorded, so there is no ``orders``. ``id``: the first 16 hex digits of the
   instruction's SHA-1 (``#2``... for a repeat), so different models' files share ids.
 
+* ``arenahard`` and ``mtbench``: Arena-Hard's ``model_judgment`` files and MT-Bench's
+  (FastChat) ``*_judgment`` files, described in ``convert_lmsys``.
+
 Both orders combine with the strict rule of ``judgecli judge`` (a winner only when both
 orders agree), and each order is kept, so consistency and position bias can be reported.
 """
@@ -58,6 +63,7 @@ from ..errors import InputError, JudgecliError
 from ..io.jsonl import dumps, iter_lines, read_json_list
 from ..judging.debias import OrderResult, combine, map_back
 from ..parsers import Parsed, ParseFailure, parse_scores
+from . import convert_lmsys
 
 _PANDALM_CODES = {"0": "tie", "1": "A", "2": "B", "tie": "tie"}
 MISSING_VALUE: Any = object()
@@ -208,6 +214,10 @@ def alpacaeval_preference(value: Any) -> tuple[float | None, str | None]:
         return None, f"preference {value!r} is not a number"
     if math.isnan(value):
         return None, "no preference (NaN): the annotation failed"
+    if value == 0:
+        # AlpacaEval's old encoding of a draw: its metrics read 0 as 1.5 (metrics/helpers.py
+        # ``describe_head2head``, glm_winrate.py: ``replace({0.0: 1.5})``)
+        return 1.5, None
     if not 1.0 <= value <= 2.0:
         return None, f"preference {value!r} is outside [1, 2]"
     return float(value), None
@@ -316,6 +326,21 @@ def main(argv: list[str] | None = None) -> int:
                    help="results/<model>/<annotator>/annotations.json (a JSON list), "
                         "or the same annotations as JSONL")
     p.add_argument("--judge", metavar="NAME", help=judge % "the file's annotator")
+    p = kinds.add_parser("arenahard", help="Arena-Hard model_judgment/<judge>/ files",
+                         description="lmarena/arena-hard-auto's judgments of models against "
+                                     "its baseline, one <model>.jsonl each (v0.1 or v2.0).")
+    p.add_argument("judgments", metavar="DIR", nargs="+",
+                   help="model_judgment/<judge>/ (its *.jsonl) or <model>.jsonl files")
+    p.add_argument("--baseline", metavar="MODEL",
+                   help="the model shown as A in game 1 (default: each record's baseline "
+                        f"field, else {convert_lmsys.V01_BASELINE}, v0.1's)")
+    p.add_argument("--judge", metavar="NAME", help=judge % "the record's judge")
+    p = kinds.add_parser("mtbench", help="MT-Bench (FastChat) *_single / *_pair.jsonl",
+                         description="lm-sys/FastChat llm_judge's judgments: single-answer "
+                                     "grades or pairwise games.")
+    p.add_argument("judgments", metavar="FILE", nargs="+",
+                   help="data/mt_bench/model_judgment/<judge>_single.jsonl or _pair.jsonl")
+    p.add_argument("--judge", metavar="NAME", help=judge % "the record's judge model")
     args = parser.parse_args(argv)
     try:
         if args.kind == "pandalm":
@@ -324,6 +349,11 @@ def main(argv: list[str] | None = None) -> int:
             records = (r for f in args.files for r in llmbar(f, args.judge))
         elif args.kind == "alpacaeval":
             records = alpacaeval(args.annotations, args.judge)
+        elif args.kind == "arenahard":
+            records = (r for f in args.judgments
+                       for r in convert_lmsys.arenahard(f, args.baseline, args.judge))
+        elif args.kind == "mtbench":
+            records = (r for f in args.judgments for r in convert_lmsys.mtbench(f, args.judge))
         else:
             records = judgelm(args.pred, args.reversed, args.gt, args.judge)
         for record in records:

@@ -60,6 +60,7 @@ from .columns import (
 )
 from .delimiters import holds_delimiters, record_answers
 from .models import ModelColumns
+from .pairs import ModelPairs
 from .views import ViewReader
 
 _decode = json.JSONDecoder(parse_constant=reject_constant).decode
@@ -165,6 +166,9 @@ class Judgments:
     # only in pairwise files whose records name models (``models``)
     game_models: np.ndarray | None = None
     game_model_names: list[str] = field(default_factory=list)
+    # each item's model pair (int32 into model_pairs), only in files of several (``pairs``)
+    pair_group: np.ndarray | None = None
+    model_pairs: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what the report says beside its figures
     group_fields: GroupFields | None = None  # with --by: the fields no record had (check_by)
 
@@ -175,7 +179,7 @@ class Judgments:
         arrays: dict[str, Any] = {name: take(getattr(self, name), mask) for name in _ARRAYS}
         optional = {name: None if getattr(self, name) is None else getattr(self, name)[mask]
                     for name in ("panel_agreement", "preference", "delta_len", "label5",
-                                 "pair_models", "game_models")}
+                                 "pair_models", "game_models", "pair_group")}
         return replace(self, **arrays, views=[v.subset(mask) for v in self.views], **optional)
 
     def view(self, view: View) -> Judgments:
@@ -216,6 +220,7 @@ class _Reader:
         self.preferences = PreferenceColumns(name)
         self.label5 = Label5Columns(name, paths["orders"])
         self.models = ModelColumns()
+        self.pairs = ModelPairs()
         self.cols: dict[str, array[Any]] = {n: array(t) for n, t in (
             ("ids", "q"), ("lines", "i"), ("label", "b"), ("label_value", "d"),
             ("longer", "b"), ("group", "i"), ("delimited", "b"))}
@@ -264,6 +269,7 @@ class _Reader:
             failed = self.main.cols["failed"][-1] != 0
             self.preferences.add(judgment, len_a, len_b, failed, line)
             self.label5.add(orders, record, failed, line)
+            self.pairs.add(record)
         elif label is None or label is MISSING:
             cols["label_value"].append(math.nan)
         else:
@@ -315,12 +321,16 @@ class _Reader:
         preference, delta_len = self.preferences.finish()
         label5, pair_models, model_names = self.label5.finish()
         game_models, game_model_names = self.models.finish()
+        pair_group, model_pairs = self.pairs.finish()
+        if pair_group is not None and len(pair_group) != n:
+            pair_group = None  # a file that turned out not to be pairwise
         return Judgments(file=self.name, kind=self.kinds.name, groups=groups, **cols,
                          views=views, panel_agreement=agreement, judge=names["judge"],
                          template=names["template"], vote=names["vote"],
                          preference=preference, delta_len=delta_len, label5=label5,
                          pair_models=pair_models, model_names=model_names,
                          game_models=game_models, game_model_names=game_model_names,
+                         pair_group=pair_group, model_pairs=model_pairs,
                          notes=[note for note in (self.preferences.note(),) if note],
                          group_fields=self.groups if self.by and n else None)
 

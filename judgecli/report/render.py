@@ -21,6 +21,10 @@ BOOTSTRAP_CI = ("95% CI: percentile bootstrap over the items of the judge's verd
                 "judge's own disagreement with people is not in it).")
 
 
+# The length-controlled win rate without AlpacaEval's df_gamed.csv (report/alpacaeval.py).
+APPROX_LC = "LC win rate (approximate: no instruction difficulty)"
+
+
 def _frac(v: Any) -> str:
     return f"{v:.3f}"
 
@@ -101,6 +105,9 @@ FIGURES: list[tuple[str, str, str, Callable[[Any], str]]] = [
     ("alpacaeval", "alpacaeval_n_total", "items with a preference", str),
     ("alpacaeval", "alpacaeval_lc_win_rate", "AlpacaEval length-controlled win rate of B (%)",
      _pct),
+    ("alpacaeval", "alpacaeval_lc_standard_error", "AlpacaEval length-controlled standard "
+     "error (%)", _pct),
+    ("alpacaeval", "alpacaeval_lc_win_rate_approx", APPROX_LC, _pct),
     ("alpacaeval", "alpacaeval_lc_terms", "length-controlled GLM terms", str),
     # Arena-Hard's figures are percentages too (report/arenahard.py); its ranking is a table.
     ("arenahard", "arenahard_labels", "Arena-Hard verdicts (games, A/B as in the file)",
@@ -142,7 +149,8 @@ SIDE_BY_SIDE = {"n": "n", "error_rate": "errors", "agreement": "agree",
                 "position_bias": "pos. bias", "win_rate": "win A", "win_rate_ci": "95% CI",
                 "tie_rate": "ties", "longer_wins": "longer wins",
                 "alpacaeval_win_rate": "AE win B %", "alpacaeval_lc_win_rate": "AE LC B %",
-                "arenahard_score": "AH score B %",
+                "alpacaeval_lc_win_rate_approx": "AE LC approx. B %",
+                "arenahard_score": "AH score B %", "mean_score": "mean score",
                 "spearman": "Spearman",
                 "kendall": "Kendall", "mae": "MAE", "auroc": "AUROC", "ece": "ECE",
                 "panel_alpha": "alpha", "agreement_after_review": "after review"}
@@ -227,7 +235,8 @@ def _side_by_side(summaries: Sequence[dict[str, Any]], console: Console) -> None
     grouped = any("groups" in s for s in summaries)
     rows = []
     for summary in summaries:
-        rows.append((summary["file"], "(all)", summary))
+        if summary.get("n_model_pairs", 1) < 2:  # else its pairs' rows say it (pairs.py)
+            rows.append((summary["file"], "(all)", summary))
         rows.extend((summary["file"], g["group"], g) for g in summary.get("groups") or [])
     keys = [k for k in SIDE_BY_SIDE if any(_shown(s, k) for _, _, s in rows)]
     labels = [([file] if len(summaries) > 1 else []) + ([group] if grouped else [])
@@ -253,8 +262,10 @@ def _side_by_side(summaries: Sequence[dict[str, Any]], console: Console) -> None
     terms = next((s["alpacaeval_lc_terms"] for _, _, s in rows if s.get("alpacaeval_lc_terms")),
                  None)
     if terms:
-        console.print(f"AE: AlpacaEval's figures (%); AE LC: its length-controlled win rate, "
-                      f"GLM terms: {terms}", highlight=False)
+        lc = ("AE LC: its length-controlled win rate" if "alpacaeval_lc_win_rate" in keys
+              else f"AE LC approx.: the {APPROX_LC}")
+        console.print(f"AE: AlpacaEval's figures (%); {lc}, GLM terms: {terms}",
+                      highlight=False)
 
 
 def _chunks(keys: list[str], cells: dict[str, list[str]], label_names: list[str],

@@ -48,6 +48,7 @@ from .agreement import (
     order_figures,
 )
 from .alpacaeval import ALPACAEVAL_KEYS, alpacaeval_figures
+from .alpacaeval_lc import read_gamed
 from .arenahard import ARENAHARD_KEYS, ROUNDS, arenahard_figures
 from .bias import BIAS_KEYS, longer_wins, position_figures, verdicts_by_order
 from .codes import FAILED, NO_LABEL, apply_errors
@@ -62,6 +63,9 @@ from .review import REVIEW_KEYS, review_figures
 from .winrate import RESAMPLES, WIN_KEYS, pass_rate, win_figures
 
 ERROR_POLICIES = ("wrong", "tie", "drop")
+PAIR_FIELDS = ("model_a", "model_b")
+# B-against-A figures, null at the head of a file of several model pairs (pairs.py)
+POOLED_KEYS = (*WIN_KEYS, *ALPACAEVAL_KEYS, "arenahard_score", "arenahard_score_ci")
 HEAD_KEYS = ("file", "group", "kind", "errors", "n", "n_unshared", "n_labeled", "n_failed",
              "error_rate", "n_delimiter_answers")
 KEYS = (*HEAD_KEYS, *LABEL_KEYS, *ORDER_KEYS, *BIAS_KEYS, "verdicts_by_order", *WIN_KEYS,
@@ -81,6 +85,7 @@ class ReportOptions:
     baseline: str | None = None  # Arena-Hard's baseline (default: the model in every item)
     rounds: int = ROUNDS  # Arena-Hard's bootstrap rounds
     alpha: float = 0.05  # the judge-corrected intervals' level is 1 - alpha (``corrected``)
+    alpacaeval_gamed: str | None = None  # AlpacaEval's df_gamed.csv (or its folder)
 
 
 def build_report(paths: Sequence[str], options: ReportOptions = ReportOptions(),
@@ -97,6 +102,8 @@ def build_report(paths: Sequence[str], options: ReportOptions = ReportOptions(),
         raise JudgecliError(f"--rounds must be at least 1, got {options.rounds}")
     if not 0 < options.alpha < 1:
         raise JudgecliError(f"--alpha must be between 0 and 1, got {options.alpha:g}")
+    if options.alpacaeval_gamed is not None:
+        read_gamed(options.alpacaeval_gamed)  # a bad file is named before any is read
     sets = [read_judgments(p, mapping=dict(options.mapping), by=options.by) for p in paths]
     check_by(sets)
     for judgments in sets:
@@ -118,7 +125,17 @@ def build_report(paths: Sequence[str], options: ReportOptions = ReportOptions(),
             unshared[number] = int(np.count_nonzero(~keep))
             if unshared[number]:
                 sets[number] = judgments.subset(keep)
-    return [summarise(j, options, n_unshared=u) for j, u in zip(sets, unshared, strict=True)]
+    return [summarise(*per_pair(j, options), n_unshared=u)
+            for j, u in zip(sets, unshared, strict=True)]
+
+
+def per_pair(j: Judgments, options: ReportOptions) -> tuple[Judgments, ReportOptions]:
+    """A file of several model pairs without --by is reported per pair, as with --by
+    model_a,model_b (report/pairs.py)."""
+    if j.pair_group is None or options.by:
+        return j, options
+    return (replace(j, group=j.pair_group, groups=list(j.model_pairs)),
+            replace(options, by=PAIR_FIELDS))
 
 
 def check_baseline(judgments: Judgments, baseline: str | None) -> None:
@@ -141,6 +158,13 @@ def summarise(judgments: Judgments, options: ReportOptions = ReportOptions(), *,
     out = figures(judgments, options)
     out["n_unshared"] = n_unshared
     out["notes"] = list(judgments.notes)  # what the figures cannot say by being null
+    if judgments.pair_group is not None:
+        # Pooled over several model pairs, B-against-A figures mean nothing (pairs.py).
+        out["n_model_pairs"] = len(judgments.model_pairs)
+        out.update(dict.fromkeys(POOLED_KEYS))
+        out["notes"].append(f"{len(judgments.model_pairs)} model pairs (model_a / model_b): "
+                            "the figures of B against A are per pair, in the pairs' rows "
+                            "(groups); pooled over pairs they would mean nothing")
     reviewed = any(view.source == "review" for view in judgments.views)
 
     def own(part: Judgments, headline: dict[str, Any]) -> dict[str, Any]:
@@ -240,8 +264,11 @@ def _verdict_figures(j: Judgments, options: ReportOptions, out: dict[str, Any]) 
         out.update(win_figures(verdict, seed=options.seed, resamples=options.resamples))
         out.update(longer_wins(verdict, j.longer[keep]))
         if j.preference is not None and j.delta_len is not None:
+            gamed = read_gamed(options.alpacaeval_gamed) if options.alpacaeval_gamed else None
             out.update(alpacaeval_figures(j.preference[keep], j.delta_len[keep],
-                                          options.errors))
+                                          options.errors, gamed=gamed,
+                                          every_item=(j.preference, j.delta_len),
+                                          file=j.file))
         if j.label5 is not None:
             out.update(arenahard_figures(
                 j.label5[keep], None if j.pair_models is None else j.pair_models[keep],
