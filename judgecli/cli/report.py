@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from .options import JsonOpt, SeedOpt, choice
+from .options import JsonOpt, SeedOpt, StyleControlOpt, choice
 
 ERRORS = ("wrong", "tie", "drop")  # report.summary.ERROR_POLICIES (numpy is not imported)
 REPORT_EPILOG = ("Examples:\n\n"
@@ -52,11 +52,12 @@ def report(
     baseline: Annotated[str | None, typer.Option(
         metavar="MODEL",
         help="Arena-Hard's baseline model (model_a / model_b), for its ranking of files "
-             "with five-level verdicts (judgment.orders[].label5); default: the one model "
-             "in every record.")] = None,
+             "with five-level verdicts (judgment.orders[].label5) and for --style-control; "
+             "default: the one model in every record.")] = None,
     rounds: Annotated[int, typer.Option(
         min=1, metavar="N",
         help="Bootstrap rounds of Arena-Hard's figures (its --num-rounds).")] = 100,
+    style_control: StyleControlOpt = False,
 ) -> None:
     """Agreement, bias and reliability of judgment files."""
     import json
@@ -67,11 +68,12 @@ def report(
 
     gates = parse_gates(fail_under or [], fail_over or [])
     options = ReportOptions(errors=errors, labels=labels, seed=seed, baseline=baseline,
-                            rounds=rounds,
+                            rounds=rounds, style_control=style_control,
                             by=tuple(f.strip() for f in by.split(",")) if by else (),
                             mapping=parse_map(field_map or []))
     summaries = build_report(files, options)
-    if baseline is not None and all(s.get("arenahard_labels") is None for s in summaries):
+    if baseline is not None and not style_control and \
+            all(s.get("arenahard_labels") is None for s in summaries):
         from ..errors import JudgecliError
 
         raise JudgecliError("--baseline: no five-level verdicts (judgment.orders[].label5) "

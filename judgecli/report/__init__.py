@@ -17,6 +17,8 @@ Reads what ``judgecli judge`` writes and never needs a model. One module per job
     arenahard    Arena-Hard's score and Bradley-Terry ranking against a baseline, from
                  judgment.orders[].label5
     bradley_terry  the Bradley-Terry fit (Arena-Hard's and compare's rankings)
+    style        --style-control: Arena-Hard v2.0's style-controlled Bradley-Terry fit, from
+                 each answer's length and markdown (answer_style)
     reliability  accuracy at coverage, AUROC, ECE
     panel        a panel's members: Krippendorff's alpha, agreement, unanimity
     review       what a reviewing judge changed, fixed and broke

@@ -18,7 +18,9 @@ the members' agreement (``panel``), a reviewed file what the review changed (``r
 every file a row per judgment it holds in ``judges`` (``judges``). Judgments that carry
 AlpacaEval's preference add its leaderboard figures (``alpacaeval``); judgments whose orders
 carry Arena-Hard's five-level verdict (``label5``) add its score and, for three models or
-more against a baseline, its ranking (``arenahard``).
+more against a baseline, its ranking (``arenahard``). With ``--style-control`` a file (not a
+group) adds Arena-Hard v2.0's style-controlled scores and ratings (``style_control``, from
+``style``).
 
 ``n_failed`` and ``error_rate`` (failed judgments / items) are shown whatever the choice, and
 so is ``n_delimiter_answers``: items whose answers hold the template's own delimiters, which
@@ -63,7 +65,7 @@ HEAD_KEYS = ("file", "group", "kind", "errors", "n", "n_unshared", "n_labeled", 
 KEYS = (*HEAD_KEYS, *LABEL_KEYS, *ORDER_KEYS, *BIAS_KEYS, "verdicts_by_order", *WIN_KEYS,
         "pass_rate", "longer_wins", "n_length_decided", *ALPACAEVAL_KEYS, *ARENAHARD_KEYS,
         "mean_score", "grade_accuracy", *NUMERIC_KEYS,
-        *RELIABILITY_KEYS, *PANEL_KEYS, *REVIEW_KEYS)
+        *RELIABILITY_KEYS, *PANEL_KEYS, *REVIEW_KEYS, "style_control")
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,7 @@ class ReportOptions:
     resamples: int = RESAMPLES
     baseline: str | None = None  # Arena-Hard's baseline (default: the model in every item)
     rounds: int = ROUNDS  # Arena-Hard's bootstrap rounds
+    style_control: bool = False  # Arena-Hard v2.0's style-controlled fit (``style``)
 
 
 def build_report(paths: Sequence[str], options: ReportOptions = ReportOptions(),
@@ -90,7 +93,8 @@ def build_report(paths: Sequence[str], options: ReportOptions = ReportOptions(),
     labels = read_labels(options.labels) if options.labels else None
     if options.rounds < 1:
         raise JudgecliError(f"--rounds must be at least 1, got {options.rounds}")
-    sets = [read_judgments(p, mapping=dict(options.mapping), by=options.by) for p in paths]
+    sets = [read_judgments(p, mapping=dict(options.mapping), by=options.by,
+                           style=options.style_control) for p in paths]
     check_by(sets)
     for judgments in sets:
         check_baseline(judgments, options.baseline)
@@ -134,6 +138,8 @@ def summarise(judgments: Judgments, options: ReportOptions = ReportOptions(), *,
     out = figures(judgments, options)
     out["n_unshared"] = n_unshared
     out["notes"] = list(judgments.notes)  # what the figures cannot say by being null
+    if judgments.style is not None:
+        out["style_control"] = style_control(judgments, options)
     reviewed = any(view.source == "review" for view in judgments.views)
 
     def own(part: Judgments, headline: dict[str, Any]) -> dict[str, Any]:
@@ -154,6 +160,19 @@ def summarise(judgments: Judgments, options: ReportOptions = ReportOptions(), *,
                                    group=name))
     out["judges"] = rows
     return out
+
+
+def style_control(j: Judgments, options: ReportOptions) -> dict[str, Any] | None:
+    """Arena-Hard v2.0's style-controlled figures of a file's final verdicts."""
+    from .style import style_figures
+
+    if j.kind == BINARY:
+        raise JudgecliError(f"--style-control: {j.file} holds pass/fail judgments; style "
+                            "control needs pairwise verdicts")
+    assert j.style is not None  # the games are the orders' (a review's verdict is not one)
+    return style_figures(j.label5, j.order_ab, j.order_ba, j.verdict, j.style, file=j.file,
+                         errors=options.errors, baseline=options.baseline, seed=options.seed,
+                         rounds=options.rounds)
 
 
 def final_verdicts(j: Judgments) -> Judgments:
