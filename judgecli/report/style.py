@@ -3,8 +3,9 @@ v2.0's Bradley-Terry fit with the answers' length and markdown as features, so t
 is not bought with longer, more formatted answers.
 
 Following lmarena/arena-hard-auto, show_result.py at commit
-005ac120c11d3a1bbc35b0408a926dbc614de9c7 (``load_judgments``, ``print_leaderboard_with_style_features``, run as ``--control-features
-markdown length``), utils/math_utils.py at a9e743cc0b2c769219d2c4dd573af3d6da17698b
+005ac120c11d3a1bbc35b0408a926dbc614de9c7 (``load_judgments``,
+``print_leaderboard_with_style_features``, run as ``--control-features markdown length``),
+utils/math_utils.py at a9e743cc0b2c769219d2c4dd573af3d6da17698b
 (``one_hot_encode``, ``fit_pairwise_model`` with the "bt" loss, ``bootstrap_pairwise_model``,
 ``to_winrate_probabilities``) and utils/add_markdown_info.py at
 3bab2949d60ff0eae3af80cbd4c869a818bb7dd6 (``count_markdown_elements``, ``remove_pattern``),
