@@ -31,6 +31,7 @@ from scipy.optimize import minimize
 from scipy.special import expit
 from test_arenahard import LABELS, record
 
+from judgecli.errors import JudgecliError
 from judgecli.report import ReportOptions, build_report
 from judgecli.report.answer_style import markdown_counts
 
@@ -227,3 +228,150 @@ def test_equals_a_float64_restatement(tmp_path: Path) -> None:
             [100 * low[k], 100 * high[k]], abs=1e-6)
     assert [c["median"] for c in style["coefficients"].values()] == pytest.approx(coefs,
                                                                                   abs=1e-6)
+
+
+def without_label5(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The same records as a judge without five-level verdicts writes them."""
+    out = json.loads(json.dumps(rows))
+    for row in out:
+        for order in row["judgment"]["orders"]:
+            del order["label5"]
+    return out
+
+
+def test_plain_verdicts_are_one_battle_per_order(tmp_path: Path) -> None:
+    rows, judgments = synthetic(9, 30)
+    style = judgecli_style(tmp_path, without_label5(rows), seed=SEED, rounds=20)
+    assert style["battles_from"] == "verdict" and style["battles"] == 2 * len(rows)
+    # a strong verdict is then one battle: Arena-Hard's battles with weight 1
+    models, scores, own, base = [], [], [], []
+    for j in judgments:
+        s = original.judgment_scores(j["games"], weight=1)
+        models += [j["model"]] * len(s)
+        scores += s
+        own += [original.metadata(j["texts"][j["model"]], len(j["texts"][j["model"]]))] * 2
+        base += [original.metadata(j["texts"]["base"], len(j["texts"]["base"]))] * 2
+    names, median, _, _, coefs = restated_leaderboard(models, scores, own, base, "base", 20,
+                                                      SEED)
+    got = {r["model"]: r for r in style["ranking"]}
+    assert [got[n]["controlled_score"] for n in names] == pytest.approx(100 * median,
+                                                                        abs=1e-6)
+    assert [c["median"] for c in style["coefficients"].values()] == pytest.approx(coefs,
+                                                                                  abs=1e-6)
+
+
+def test_a_feature_the_same_everywhere_is_left_out(tmp_path: Path) -> None:
+    rows, judgments = synthetic(4, 30)
+    for row in rows:
+        row["answer_a"], row["answer_b"] = (row[k].replace("**", "") for k in
+                                            ("answer_a", "answer_b"))
+    for j in judgments:
+        j["texts"] = {m: t.replace("**", "") for m, t in j["texts"].items()}
+    style = judgecli_style(tmp_path, rows, seed=SEED, rounds=20)
+    assert style["features_left_out"] == ["bold"]
+    assert list(style["coefficients"]) == ["length", "headers", "lists"]
+    models, scores, own, base = battle_lists(judgments)
+    for meta in own + base:
+        assert sum(meta["bold_count"].values()) == 0
+    # the original would divide by a zero standard deviation; without that column:
+    trimmed = [{k: v for k, v in meta.items() if k != "bold_count"} for meta in own], \
+        [{k: v for k, v in meta.items() if k != "bold_count"} for meta in base]
+    names, median, _, _, coefs = restated_leaderboard(models, scores, *trimmed, "base", 20,
+                                                      SEED)
+    got = {r["model"]: r for r in style["ranking"]}
+    assert [got[n]["controlled_score"] for n in names] == pytest.approx(100 * median,
+                                                                        abs=1e-6)
+    assert [c["median"] for c in style["coefficients"].values()] == pytest.approx(coefs,
+                                                                                  abs=1e-6)
+
+
+def test_a_model_that_always_wins_and_battles_the_fit_leaves_out(tmp_path: Path) -> None:
+    rows, _ = synthetic(6, 20)
+    for q in range(8):  # m9 wins every game against the base, strongly
+        row = record(f"w{q}", "base", "m9", "B>>A", "A>>B")
+        row["answer_a"], row["answer_b"] = "short", "a much longer answer\n- with a list"
+        rows.append(row)
+    between = record("x", "m1", "m2", "A>B", "A=B")  # neither is the base
+    between["answer_a"], between["answer_b"] = "one", "two"
+    rows.append(between)
+    with pytest.raises(JudgecliError, match="no model is in every record of .*--baseline"):
+        judgecli_style(tmp_path, rows, rounds=20)
+    style = judgecli_style(tmp_path, rows, seed=SEED, rounds=20, baseline="base")
+    assert style["battles_left_out"] == 2
+    top = style["ranking"][0]
+    assert top["model"] == "m9" and top["battles"] == 8 * 6
+    assert top["controlled_score"] == 100.0 and top["controlled_score_ci"] == [100.0, 100.0]
+    assert top["controlled_rating"] is None and top["rating"] is None  # infinite
+
+
+def test_failed_games_follow_errors(tmp_path: Path) -> None:
+    rows, _ = synthetic(2, 10)
+    rows[0] = record("f", "base", "m1", "A>>B", None)  # the order BA failed
+    rows[0]["answer_a"], rows[0]["answer_b"] = "an answer", "another answer"
+    everything = judgecli_style(tmp_path, rows[1:], rounds=5)["battles"]
+    wrong = judgecli_style(tmp_path, rows, errors="wrong", rounds=5)
+    tie = judgecli_style(tmp_path, rows, errors="tie", rounds=5)
+    drop = judgecli_style(tmp_path, rows, errors="drop", rounds=5)
+    assert wrong["battles"] == drop["battles"] == everything  # the item is left out
+    assert tie["battles"] == everything + 3 + 1  # A>>B is 3 battles, the failed game a tie
+
+
+def test_report_cli_prints_both_and_names_each_interval(tmp_path: Path) -> None:
+    rows, _ = synthetic(8, 15)
+    path = write_jsonl(tmp_path / "judged.jsonl", rows)
+    env = {"TIKTOKEN_CACHE_DIR": str(tmp_path / "none"), "PATH": "/usr/bin:/bin",
+           "PYTHONPATH": str(ROOT), "COLUMNS": "250"}
+    run = subprocess.run([sys.executable, "-m", "judgecli", "report", str(path),
+                          "--style-control", "--rounds", "20"], capture_output=True,
+                         text=True, timeout=300, env=env)
+    assert run.returncode == 0, run.stderr
+    text = " ".join(run.stdout.split())
+    assert "Style control" in text and "baseline base" in text
+    for phrase in ("uncontrolled %", "controlled %", "controlled rating",
+                   "median of 20 fits on the battles resampled with replacement",
+                   "90% CI: their 5th and 95th percentiles", "style coefficients",
+                   "note: length in characters, not in o200k_base tokens"):
+        assert phrase in text, phrase
+    as_json = subprocess.run([sys.executable, "-m", "judgecli", "report", str(path),
+                              "--style-control", "--rounds", "20", "--json"],
+                             capture_output=True, text=True, timeout=300, env=env)
+    style = json.loads(as_json.stdout)["style_control"]
+    assert {r["model"] for r in style["ranking"]} == set(MODELS)
+    for model in MODELS[1:]:
+        row = next(r for r in style["ranking"] if r["model"] == model)
+        assert f"{row['controlled_score']:.2f}" in run.stdout
+
+
+@pytest.mark.parametrize("change, args, message", [
+    (lambda r: r.pop("answer_b"), [],
+     ":3: field 'answer_b': style control needs each answer's text"),
+    (lambda r: r.pop("model_a"), [],
+     ":3: field 'model_a': missing (style control needs model_a and model_b)"),
+    (lambda r: None, ["--baseline", "nobody"], "--baseline nobody: not a model of"),
+    (lambda r: None, ["--style-contrl"], "No such option"),
+])
+def test_report_cli_errors_are_one_line(tmp_path: Path, change: Any, args: list[str],
+                                        message: str) -> None:
+    rows, _ = synthetic(1, 4)
+    change(rows[2])
+    path = write_jsonl(tmp_path / "judged.jsonl", rows)
+    run = subprocess.run([sys.executable, "-m", "judgecli", "report", str(path),
+                          "--style-control", *args], capture_output=True, text=True,
+                         timeout=300, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert run.returncode == 2
+    assert "Traceback" not in run.stderr
+    assert message in run.stderr
+
+
+def test_tokens_where_tiktoken_has_its_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    tiktoken = pytest.importorskip("tiktoken")
+    from judgecli.report import answer_style
+
+    monkeypatch.delenv("TIKTOKEN_CACHE_DIR")
+    measure, unit, note = answer_style.length_measure()
+    if unit != answer_style.TOKENS:
+        assert note and "cache" in note
+        pytest.skip("tiktoken's o200k_base file is not cached here")
+    text = "Hello **world**\n- a list <|endoftext|>"
+    assert measure(text) == len(tiktoken.encoding_for_model("gpt-4o").encode(
+        text, disallowed_special=()))
