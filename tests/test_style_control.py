@@ -375,3 +375,42 @@ def test_tokens_where_tiktoken_has_its_file(monkeypatch: pytest.MonkeyPatch) -> 
     text = "Hello **world**\n- a list <|endoftext|>"
     assert measure(text) == len(tiktoken.encoding_for_model("gpt-4o").encode(
         text, disallowed_special=()))
+
+
+@pytest.mark.skipif(not (ROOT / "examples" / "demo-judge" / "config.json").exists(),
+                    reason="examples/demo-judge is not built")
+def test_compare_style_control_with_a_real_judge(tmp_path: Path) -> None:
+    """compare --style-control judges with the demo judge (a real Llama model), then its
+    figures are checked against the re-statement on the records it wrote."""
+    out = tmp_path / "judged.jsonl"
+    env = {"TIKTOKEN_CACHE_DIR": str(tmp_path / "none"), "PATH": "/usr/bin:/bin",
+           "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    run = subprocess.run([sys.executable, "-m", "judgecli", "compare",
+                          str(ROOT / "examples" / "model_a.jsonl"),
+                          str(ROOT / "examples" / "model_b.jsonl"), "--judge",
+                          str(ROOT / "examples" / "demo-judge"), "--style-control", "--json",
+                          "-o", str(out), "--seed", str(SEED), "--quiet"],
+                         capture_output=True, text=True, timeout=600, env=env)
+    assert run.returncode == 0, run.stderr
+    style = json.loads(run.stdout)["style_control"]
+    assert style["baseline"] == "model-a" and style["battles_from"] == "verdict"
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    models, scores, own, base = [], [], [], []
+    for r in records:  # the model shown first (order BA) first, as load_judgments
+        verdicts = {o["order"]: o["verdict"] for o in r["judgment"]["orders"]}
+        for order in ("BA", "AB"):
+            models.append(r["model_b"])
+            scores.append({"B": 1, "tie": 0.5, "A": 0}[verdicts[order]])
+            own.append({"token_len": len(r["answer_b"])})
+            base.append({"token_len": len(r["answer_a"])})
+    assert style["battles"] == len(scores) == 120
+    # no answer of the examples has markdown: length is the one feature
+    assert style["features_left_out"] == ["headers", "lists", "bold"]
+    names, median, low, high, coefs = restated_leaderboard(models, scores, own, base,
+                                                           "model-a", 100, SEED)
+    got = {row["model"]: row for row in style["ranking"]}
+    assert [got[n]["controlled_score"] for n in names] == pytest.approx(100 * median,
+                                                                        abs=1e-6)
+    assert [v for n in names for v in got[n]["controlled_score_ci"]] == pytest.approx(
+        [100 * v for pair in zip(low, high, strict=True) for v in pair], abs=1e-6)
+    assert style["coefficients"]["length"]["median"] == pytest.approx(coefs[0], abs=1e-6)

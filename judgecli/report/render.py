@@ -348,15 +348,15 @@ def print_style(style: dict[str, Any], where: str, console: Console) -> None:
                         "v2.0's Bradley-Terry fit against the baseline with the answers' "
                         f"length and markdown as features ({style['battles']} battles from "
                         f"{source}; length in {style['length_unit']})", title_justify="left")
-    for name in ("model", "battles", "uncontrolled %", "90% CI", "controlled %", "90% CI ",
-                 "BT rating", "90% CI  ", "controlled rating", "90% CI   "):
-        table.add_column(name, justify="left" if name == "model" else "right")
+    for name in ("model", "battles", "uncontrolled % [90% CI]", "controlled % [90% CI]",
+                 "BT rating [90% CI]", "controlled rating [90% CI]"):
+        table.add_column(name, justify="left" if name == "model" else "right",
+                         no_wrap=name != "model")
     for row in style["ranking"]:
-        table.add_row(row["model"], str(row["battles"]), _num(row["score"]),
-                      _bounds(row["score_ci"], 2), _num(row["controlled_score"]),
-                      _bounds(row["controlled_score_ci"], 2), _num(row["rating"], 0),
-                      _bounds(row["rating_ci"], 0), _num(row["controlled_rating"], 0),
-                      _bounds(row["controlled_rating_ci"], 0))
+        table.add_row(row["model"], str(row["battles"]),
+                      *(f"{_num(row[key], digits)} {_bounds(row[f'{key}_ci'], digits)}"
+                        for key, digits in (("score", 2), ("controlled_score", 2),
+                                            ("rating", 0), ("controlled_rating", 0))))
     console.print(table)
     rounds = style["rounds"]
     lines = [
