@@ -414,3 +414,22 @@ def test_compare_style_control_with_a_real_judge(tmp_path: Path) -> None:
     assert [v for n in names for v in got[n]["controlled_score_ci"]] == pytest.approx(
         [100 * v for pair in zip(low, high, strict=True) for v in pair], abs=1e-6)
     assert style["coefficients"]["length"]["median"] == pytest.approx(coefs[0], abs=1e-6)
+
+
+def test_features_that_separate_the_outcomes_have_no_optimum(tmp_path: Path) -> None:
+    """B wins exactly where its answer is the longer: the likelihood grows without end as
+    the length coefficient does; such a round is counted, never printed as a figure."""
+    rows = []
+    for q in range(6):
+        wins = q % 2 == 0
+        row = record(str(q), "a", "b", "B>A" if wins else "A>B", "A>B" if wins else "B>A")
+        row["answer_a"], row["answer_b"] = ("x" * 50, "y" * (80 if wins else 20))
+        rows.append(without_label5([row])[0])
+    style = judgecli_style(tmp_path, rows, seed=SEED, rounds=50)
+    assert style["battles"] == 12 and style["baseline"] == "a"
+    draws = np.random.RandomState(SEED).randint(0, 12, size=(50, 12))
+    outcome = np.repeat([1.0, 0.0] * 3, 2)  # per battle row, b's score
+    mixed = sum(len(set(outcome[d])) > 1 for d in draws)
+    assert style["rounds_without_optimum"] == mixed > 0
+    # the rounds with one outcome only: b wins (loses) all, and says nothing of length
+    assert style["coefficients"]["length"] == {"median": None, "ci": None}

@@ -9,6 +9,8 @@ more than two files it adds a Bradley-Terry ranking (``ranking``). Judgments tha
 AlpacaEval's preference (1 + P(B better)) add its figures (``report/alpacaeval.py``), which
 already speak for B; so do Arena-Hard's from five-level verdicts (``report/arenahard.py``),
 whose ranking, with more than two files, takes the first file's model as the baseline.
+``--style-control`` adds Arena-Hard v2.0's style-controlled fit (``report/style.py``) of the
+games against the first file's model.
 """
 
 from __future__ import annotations

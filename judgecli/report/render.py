@@ -371,7 +371,8 @@ def print_style(style: dict[str, Any], where: str, console: Console) -> None:
         lines.append(
             "style coefficients (log-odds per standard deviation of each feature; median of "
             f"the {rounds} fits, 90% CI: 5th and 95th percentiles): " + ", ".join(
-                f"{name} {_num(c['median'], 3)} {_bounds(c['ci'], 3)}"
+                f"{name} {_num(c['median'], 3)}" + (f" {_bounds(c['ci'], 3)}"
+                                                     if c["median"] is not None else "")
                 for name, c in style["coefficients"].items()))
     if style["features_left_out"]:
         lines.append("left out of the fit, the same in every battle: "

@@ -79,6 +79,7 @@ B_SCORE = np.array([0.0, 0.0, 0.5, 1.0, 1.0])
 WEIGHT = np.array([STRONG, 1, 1, 1, STRONG])
 VERDICT_LABEL = np.array([1, 3, 2])  # verdict codes A, B, tie as label5 codes A>B, B>A, A=B
 NEWTON_STEPS = 100
+CERTAIN = 30.0  # a fitted log-odds this large (odds of 1e13) is no optimum but separation
 
 
 # -- the figures --------------------------------------------------------------------------
@@ -176,7 +177,9 @@ def fit(model: np.ndarray, z: np.ndarray, y: np.ndarray, w: np.ndarray, k: int,
     """The maximum-likelihood coefficients (model strengths against the baseline, which is
     0; the style coefficients) of battles weighted by ``w``. A model absent from the
     weights is NaN; one that wins (loses) all its battles +inf (-inf), its battles then
-    saying nothing about the rest. Returns (strengths, style, whether an optimum was found).
+    saying nothing about the rest. Where the features separate the other battles' outcomes
+    there is no optimum, and everything is NaN. Returns (strengths, style, whether an
+    optimum was found).
     """
     from scipy.special import expit
 
@@ -219,7 +222,9 @@ def fit(model: np.ndarray, z: np.ndarray, y: np.ndarray, w: np.ndarray, k: int,
         theta, value = theta - t * step, candidate
         if np.max(np.abs(t * step)) < 1e-10:
             break
-    else:
+    if not np.all(np.isfinite(theta)) or np.max(np.abs(x @ theta)) > CERTAIN:
+        # the features separate the outcomes: the likelihood grows without end, and the
+        # step stops only because the probabilities are 0 and 1 to the last digit
         strengths[live] = np.nan
         return strengths, np.full(z.shape[1], np.nan), False
     strengths[live] = theta[:len(m_live)]
