@@ -153,7 +153,8 @@ StyleControlOpt = Annotated[bool, typer.Option(
     help="Add Arena-Hard-Auto v2.0's style control: its Bradley-Terry fit against the "
          "baseline with the answers' length and markdown (headers, lists, bold) as features; "
          "prints the controlled scores and ratings beside the uncontrolled ones, and the "
-         "style coefficients.")]
+         "style coefficients. The baseline: compare's first file; report's --baseline, "
+         "else the model in every record.")]
 
 
 @dataclass
