@@ -62,7 +62,7 @@ Where judgecli differs, and why:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -93,7 +93,6 @@ class Battles:
     game: np.ndarray  # the game each battle row comes from (a strong game: 3 rows)
     features: np.ndarray  # battles x 4, before standardising
     left_out: int = 0  # battles between two models neither of which is the baseline
-    names: list[str] = field(default_factory=list)
 
 
 def _game_codes(label5: np.ndarray | None, order_ab: np.ndarray, order_ba: np.ndarray,
@@ -145,8 +144,7 @@ def build_battles(codes: np.ndarray, strong: bool, data: StyleData, baseline: in
     rows = np.repeat(np.arange(len(game_codes)), weight)
     return Battles(model=model[rows], outcome=score[rows], game=rows,
                    features=_features(own, base)[rows],
-                   left_out=int((WEIGHT[left] if strong else np.ones(len(left))).sum()),
-                   names=data.names)
+                   left_out=int((WEIGHT[left] if strong else np.ones(len(left))).sum()))
 
 
 def _features(own: np.ndarray, base: np.ndarray) -> np.ndarray:
@@ -201,7 +199,8 @@ def fit(model: np.ndarray, z: np.ndarray, y: np.ndarray, w: np.ndarray, k: int,
 
     def nll(theta: np.ndarray) -> float:
         eta = x @ theta
-        return float(np.sum(ww * (yy * np.logaddexp(0, -eta) + (1 - yy) * np.logaddexp(0, eta))))
+        return float(np.sum(ww * (yy * np.logaddexp(0, -eta)
+                                  + (1 - yy) * np.logaddexp(0, eta))))
 
     theta = np.zeros(x.shape[1])
     value = nll(theta)
@@ -252,6 +251,7 @@ def _finite(value: float | None) -> float | None:
 
 
 def choose_baseline(data: StyleData, baseline: str | None, file: str) -> int:
+    """--baseline, else the one model in every item, else a two-model file's model_a."""
     names, models = data.names, data.models
     if baseline is not None:
         if baseline not in names:
