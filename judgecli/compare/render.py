@@ -106,10 +106,6 @@ def render(result: CompareResult, console: Console | None = None) -> None:
 
         console.print(arenahard_table(result.arenahard_ranking, result.models[0],
                                       "all pairs"))
-    if result.style_control:
-        from ..report.render import print_style
-
-        print_style(result.style_control, "all pairs", console)
     if result.ranking and not result.arenahard_ranking:  # that one is the finer (--json: both)
         ranking = Table(title="Bradley-Terry ranking (Elo scale, 95% bootstrap CI over prompts)",
                         title_justify="left", box=box.SIMPLE, pad_edge=False)
@@ -120,3 +116,7 @@ def render(result: CompareResult, console: Console | None = None) -> None:
             ranking.add_row(str(row["rank"]), row["model"], _f(row["rating"], 0),
                             "-" if not ci else f"[{_f(ci[0], 0)}, {_f(ci[1], 0)}]")
         console.print(ranking)
+    if result.style_control:
+        from ..report.render import print_style
+
+        print_style(result.style_control, "all pairs", console)
