@@ -17,7 +17,7 @@ from ..errors import JudgecliError
 from .calibrate import CALIBRATE_EPILOG, calibrate
 from .defaults import note_prompt_styles
 from .help import Command
-from .options import JsonOpt, JudgingArgs, SeedOpt
+from .options import JsonOpt, JudgingArgs, SeedOpt, StyleControlOpt
 from .report import CONVERT_SETTINGS, REPORT_EPILOG, convert, report
 from .run import (
     fail_if_nothing_judged,
@@ -127,6 +127,7 @@ def compare(
     ] = False,
     as_json: JsonOpt = False,
     seed: SeedOpt = 0,
+    style_control: StyleControlOpt = False,
     *, args: JudgingArgs,
 ) -> None:
     """Is model B better than model A? Judge answer files against each other."""
@@ -164,14 +165,15 @@ def compare(
     built = load_judges(args, plan, output)
     options = CompareOptions(judge=plan.options, output=output, resume=args.resume,
                              force=args.force, seed=seed, progress=args.progress,
-                             skip_invalid=args.skip_invalid)
+                             skip_invalid=args.skip_invalid, style_control=style_control)
     with running(built):
         result = run_compare(pairs, built.judging.judge, options, judging=built.judging)
     finish(result.run, built)
     if as_json:
         typer.echo(json.dumps({"models": result.models, "n_prompts": result.n_prompts,
                                "judge": result.judge, "template": result.template,
-                               "pairs": result.pairs, "ranking": result.ranking},
+                               "pairs": result.pairs, "ranking": result.ranking,
+                               "style_control": result.style_control},
                               indent=2, allow_nan=False))
     else:
         render(result)

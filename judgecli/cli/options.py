@@ -148,6 +148,13 @@ ResumeOpt = Annotated[bool, typer.Option(
 ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite existing output files.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 SeedOpt = Annotated[int, typer.Option(metavar="N", help="Seed of the bootstrap intervals.")]
+StyleControlOpt = Annotated[bool, typer.Option(
+    "--style-control",
+    help="Add Arena-Hard-Auto v2.0's style control: its Bradley-Terry fit against the "
+         "baseline with the answers' length and markdown (headers, lists, bold) as features; "
+         "prints the controlled scores and ratings beside the uncontrolled ones, and the "
+         "style coefficients. The baseline: compare's first file; report's --baseline, "
+         "else the model in every record.")]
 
 
 @dataclass

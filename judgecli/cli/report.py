@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from .options import JsonOpt, SeedOpt, choice
+from .options import JsonOpt, SeedOpt, StyleControlOpt, choice
 
 ERRORS = ("wrong", "tie", "drop")  # report.summary.ERROR_POLICIES (numpy is not imported)
 REPORT_EPILOG = ("Examples:\n\n"
@@ -53,8 +53,8 @@ def report(
     baseline: Annotated[str | None, typer.Option(
         metavar="MODEL",
         help="Arena-Hard's baseline model (model_a / model_b), for its ranking of files "
-             "with five-level verdicts (judgment.orders[].label5); default: the one model "
-             "in every record. Also the model fixed at 1000 in judge-corrected "
+             "with five-level verdicts (judgment.orders[].label5) and for --style-control; "
+             "default: the one model in every record. Also the model fixed at 1000 in judge-corrected "
              "Bradley-Terry ratings (default: the first model named).")] = None,
     rounds: Annotated[int, typer.Option(
         min=1, metavar="N",
@@ -68,6 +68,7 @@ def report(
              "folder holding it: the length-controlled win rate exactly as AlpacaEval "
              "computes it, with instruction difficulty; without it the report shows an "
              "approximation, named as such.")] = None,
+    style_control: StyleControlOpt = False,
 ) -> None:
     """Agreement, bias and reliability of judgment files."""
     import json
@@ -79,12 +80,13 @@ def report(
     gates = parse_gates(fail_under or [], fail_over or [])
     options = ReportOptions(errors=errors, labels=labels, seed=seed, baseline=baseline,
                             rounds=rounds, alpha=alpha, alpacaeval_gamed=alpacaeval_gamed,
+                            style_control=style_control,
                             by=tuple(f.strip() for f in by.split(",")) if by else (),
                             mapping=parse_map(field_map or []))
     summaries = build_report(files, options)
-    if baseline is not None and all(s.get("arenahard_labels") is None and not
-                                    (s.get("corrected") or {}).get("ratings")
-                                    for s in summaries):
+    if baseline is not None and not style_control and all(
+            s.get("arenahard_labels") is None and not (s.get("corrected") or {}).get("ratings")
+            for s in summaries):
         from ..errors import JudgecliError
 
         raise JudgecliError("--baseline: no five-level verdicts (judgment.orders[].label5) "

@@ -9,6 +9,8 @@ more than two files it adds a Bradley-Terry ranking (``ranking``). Judgments tha
 AlpacaEval's preference (1 + P(B better)) add its figures (``report/alpacaeval.py``), which
 already speak for B; so do Arena-Hard's from five-level verdicts (``report/arenahard.py``),
 whose ranking, with more than two files, takes the first file's model as the baseline.
+``--style-control`` adds Arena-Hard v2.0's style-controlled fit (``report/style.py``) of the
+games against the first file's model.
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ class CompareOptions:
     seed: int = 0
     progress: bool = True
     skip_invalid: bool = False
+    style_control: bool = False  # Arena-Hard v2.0's style control, the first model baseline
 
 
 @dataclass
@@ -80,6 +83,7 @@ class CompareResult:
     judge: str | None = None  # as the judgments name them (a panel: "panel (majority)")
     template: str | None = None
     arenahard_ranking: list[dict[str, Any]] | None = None  # five-level verdicts only
+    style_control: dict[str, Any] | None = None  # --style-control (report/style.py)
 
 
 def build_pairs(files: Sequence[str], *, mapping: dict[str, str] | None = None,
@@ -156,8 +160,8 @@ def compare(pairs: Pairs, judge: Judge, options: CompareOptions,
         has_category = any("category" in r for r in records)
         # The first file's model is Arena-Hard's baseline (every pair's A, or not in it).
         pair_report = build_report([output], ReportOptions(
-            by=("model_a", "model_b"), seed=options.seed,
-            baseline=models[0] if len(models) > 2 else None))[0]
+            by=("model_a", "model_b"), seed=options.seed, style_control=options.style_control,
+            baseline=models[0] if len(models) > 2 or options.style_control else None))[0]
         category_report = build_report(
             [output], ReportOptions(by=("model_a", "model_b", "category"),
                                     seed=options.seed))[0] if has_category else None
@@ -169,7 +173,8 @@ def compare(pairs: Pairs, judge: Judge, options: CompareOptions,
     return CompareResult(models=models, pairs=summaries, ranking=ranking, run=run,
                          n_prompts=pairs.n_prompts, judge=own.get("judge"),
                          template=own.get("template") or options.judge.template.name,
-                         arenahard_ranking=pair_report.get("arenahard_ranking"))
+                         arenahard_ranking=pair_report.get("arenahard_ranking"),
+                         style_control=pair_report.get("style_control"))
 
 
 def _flip(figures: dict[str, Any]) -> dict[str, Any]:

@@ -121,3 +121,7 @@ def render(result: CompareResult, console: Console | None = None) -> None:
             ranking.add_row(str(row["rank"]), row["model"], _f(row["rating"], 0),
                             "-" if not ci else f"[{_f(ci[0], 0)}, {_f(ci[1], 0)}]")
         console.print(ranking)
+    if result.style_control:
+        from ..report.render import print_style
+
+        print_style(result.style_control, "all pairs", console)

@@ -20,6 +20,8 @@ Reads what ``judgecli judge`` writes and never needs a model. One module per job
     corrected    labels on part of the items: the judge's win rate, pass rate or mean grade
                  and Bradley-Terry ratings corrected by them (PPI++, ``ppi``), with intervals;
                  imported only then (render_corrected prints them; models: model_a / model_b)
+    style        --style-control: Arena-Hard v2.0's style-controlled Bradley-Terry fit, from
+                 each answer's length and markdown (answer_style)
     reliability  accuracy at coverage, AUROC, ECE
     panel        a panel's members: Krippendorff's alpha, agreement, unanimity
     review       what a reviewing judge changed, fixed and broke

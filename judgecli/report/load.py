@@ -61,6 +61,7 @@ from .columns import (
 from .delimiters import holds_delimiters, record_answers
 from .models import ModelColumns
 from .pairs import ModelPairs
+from .answer_style import StyleColumns, StyleData
 from .views import ViewReader
 
 _decode = json.JSONDecoder(parse_constant=reject_constant).decode
@@ -170,6 +171,7 @@ class Judgments:
     pair_group: np.ndarray | None = None
     model_pairs: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what the report says beside its figures
+    style: StyleData | None = None  # --style-control: the answers' styles (``style``)
     group_fields: GroupFields | None = None  # with --by: the fields no record had (check_by)
 
     def __len__(self) -> int:
@@ -180,7 +182,8 @@ class Judgments:
         optional = {name: None if getattr(self, name) is None else getattr(self, name)[mask]
                     for name in ("panel_agreement", "preference", "delta_len", "label5",
                                  "pair_models", "game_models", "pair_group")}
-        return replace(self, **arrays, views=[v.subset(mask) for v in self.views], **optional)
+        return replace(self, **arrays, views=[v.subset(mask) for v in self.views], **optional,
+                       style=None if self.style is None else self.style.subset(mask))
 
     def view(self, view: View) -> Judgments:
         """The same items as a panel member or the review judged them (a review: only the
@@ -189,7 +192,7 @@ class Judgments:
         out = replace(self, **columns,
                       judge=view.judge, template=view.template, vote=None, views=[],
                       panel_agreement=None, preference=None, delta_len=None, label5=None,
-                      pair_models=None)
+                      pair_models=None, style=None)
         present = view.columns.get("present")
         return out if present is None else out.subset(present)
 
@@ -207,7 +210,8 @@ _LABELS = {None: '"A", "B", "tie", "pass" or "fail"', False: '"A", "B" or "tie"'
 class _Reader:
     """Turns records into columns; one instance per file. ``add`` is the hot loop."""
 
-    def __init__(self, name: str, paths: dict[str, str], by: Sequence[str]) -> None:
+    def __init__(self, name: str, paths: dict[str, str], by: Sequence[str],
+                 style: bool = False) -> None:
         self.name = name
         self.paths = paths
         self.mapped = paths != DEFAULT_PATHS
@@ -221,6 +225,7 @@ class _Reader:
         self.label5 = Label5Columns(name, paths["orders"])
         self.models = ModelColumns()
         self.pairs = ModelPairs()
+        self.style = StyleColumns(name, paths["answer_a"], paths["answer_b"]) if style else None
         self.cols: dict[str, array[Any]] = {n: array(t) for n, t in (
             ("ids", "q"), ("lines", "i"), ("label", "b"), ("label_value", "d"),
             ("longer", "b"), ("group", "i"), ("delimited", "b"))}
@@ -270,6 +275,8 @@ class _Reader:
             self.preferences.add(judgment, len_a, len_b, failed, line)
             self.label5.add(orders, record, failed, line)
             self.pairs.add(record)
+            if self.style is not None:
+                self.style.add(record, line)
         elif label is None or label is MISSING:
             cols["label_value"].append(math.nan)
         else:
@@ -331,6 +338,7 @@ class _Reader:
                          pair_models=pair_models, model_names=model_names,
                          game_models=game_models, game_model_names=game_model_names,
                          pair_group=pair_group, model_pairs=model_pairs,
+                         style=None if self.style is None else self.style.finish(),
                          notes=[note for note in (self.preferences.note(),) if note],
                          group_fields=self.groups if self.by and n else None)
 
@@ -431,9 +439,10 @@ def iter_records(path: str) -> Iterator[tuple[int, dict[str, Any]]]:
 
 
 def read_judgments(path: str, *, mapping: dict[str, str] | None = None,
-                   by: Sequence[str] = ()) -> Judgments:
-    """Read one judgment file (or ``-`` for stdin) into columns."""
-    reader = _Reader(display_name(path), field_paths(mapping or {}), by)
+                   by: Sequence[str] = (), style: bool = False) -> Judgments:
+    """Read one judgment file (or ``-`` for stdin) into columns; ``style``: with the
+    answers' styles (``--style-control``)."""
+    reader = _Reader(display_name(path), field_paths(mapping or {}), by, style)
     for line, record in iter_records(path):
         reader.add(record, line)
     return reader.finish()

@@ -182,6 +182,9 @@ def render(summaries: Sequence[dict[str, Any]], console: Console | None = None) 
         from .render_corrected import render_corrected
 
         render_corrected(summaries, console)
+    for summary in summaries:
+        if summary.get("style_control"):
+            print_style(summary["style_control"], summary["file"], console)
     _judges(summaries, console)
     _notes(summaries, console)
 
@@ -342,3 +345,63 @@ def arenahard_table(rows: list[dict[str, Any]], baseline: str, where: str) -> Ta
                       bounds(row["rating_ci"], 0), num(row["win_rate"]),
                       bounds(row["win_rate_ci"], 2))
     return table
+
+
+def _bounds(v: Any, digits: int) -> str:
+    return "-" if not v else "[" + ", ".join(
+        "-" if x is None else f"{x:.{digits}f}" for x in v) + "]"
+
+
+def _num(v: Any, digits: int = 2) -> str:
+    return "-" if v is None else f"{v:.{digits}f}"
+
+
+def print_style(style: dict[str, Any], where: str, console: Console) -> None:
+    """--style-control's table and lines (report/style.py); compare prints them too."""
+    source = ("five-level verdicts, A>>B and B>>A 3 battles each"
+              if style["battles_from"] == "label5" else "each order's verdict, 1 battle each")
+    table = Table(title=f"Style control, {where}, baseline {style['baseline']}: Arena-Hard "
+                        "v2.0's Bradley-Terry fit against the baseline with the answers' "
+                        f"length and markdown as features ({style['battles']} battles from "
+                        f"{source}; length in {style['length_unit']})", title_justify="left")
+    for name in ("model", "battles", "uncontrolled % [90% CI]", "controlled % [90% CI]",
+                 "BT rating [90% CI]", "controlled rating [90% CI]"):
+        table.add_column(name, justify="left" if name == "model" else "right",
+                         no_wrap=name != "model")
+    for row in style["ranking"]:
+        table.add_row(row["model"], str(row["battles"]),
+                      *(f"{_num(row[key], digits)} {_bounds(row[f'{key}_ci'], digits)}"
+                        for key, digits in (("score", 2), ("controlled_score", 2),
+                                            ("rating", 0), ("controlled_rating", 0))))
+    console.print(table)
+    rounds = style["rounds"]
+    lines = [
+        f"controlled %: Arena-Hard v2.0's style-controlled score, the fit's win rate against "
+        f"the baseline: the median of {rounds} fits on the battles resampled with "
+        f"replacement, 90% CI: their 5th and 95th percentiles. uncontrolled %: the same "
+        f"{rounds} fits without the style features (a model's mean battle score in each "
+        f"resample). "
+        f"BT rating, controlled rating: both fits on the Elo scale (400 per factor of 10 in "
+        f"the odds, baseline 1000), median and 90% CI of the same fits; -: infinite."]
+    if style["coefficients"]:
+        lines.append(
+            "style coefficients (log-odds per standard deviation of each feature; median of "
+            f"the {rounds} fits, 90% CI: 5th and 95th percentiles): " + ", ".join(
+                f"{name} {_num(c['median'], 3)}" + (f" {_bounds(c['ci'], 3)}"
+                                                     if c["median"] is not None else "")
+                for name, c in style["coefficients"].items()))
+    if style["features_left_out"]:
+        lines.append("left out of the fit, the same in every battle: "
+                     + ", ".join(style["features_left_out"]))
+    if style["battles_left_out"]:
+        lines.append(f"{style['battles_left_out']} battles between two models other than "
+                     "the baseline left out (Arena-Hard's style control fits battles against "
+                     "its baseline)")
+    if style["rounds_without_optimum"]:
+        lines.append(f"{style['rounds_without_optimum']} of {rounds} fits had no optimum "
+                     "(left out of the percentiles)")
+    if style["length_note"]:
+        lines.append(f"note: length in {style['length_unit']}, not in o200k_base tokens as "
+                     f"Arena-Hard counts it: {style['length_note']}")
+    for line in lines:
+        console.print(line, highlight=False, markup=False)

@@ -18,7 +18,9 @@ the members' agreement (``panel``), a reviewed file what the review changed (``r
 every file a row per judgment it holds in ``judges`` (``judges``). Judgments that carry
 AlpacaEval's preference add its leaderboard figures (``alpacaeval``); judgments whose orders
 carry Arena-Hard's five-level verdict (``label5``) add its score and, for three models or
-more against a baseline, its ranking (``arenahard``).
+more against a baseline, its ranking (``arenahard``). With ``--style-control`` a file (not a
+group) adds Arena-Hard v2.0's style-controlled scores and ratings (``style_control``, from
+``style``).
 
 ``n_failed`` and ``error_rate`` (failed judgments / items) are shown whatever the choice, and
 so is ``n_delimiter_answers``: items whose answers hold the template's own delimiters, which
@@ -71,7 +73,7 @@ HEAD_KEYS = ("file", "group", "kind", "errors", "n", "n_unshared", "n_labeled", 
 KEYS = (*HEAD_KEYS, *LABEL_KEYS, *ORDER_KEYS, *BIAS_KEYS, "verdicts_by_order", *WIN_KEYS,
         "pass_rate", "longer_wins", "n_length_decided", *ALPACAEVAL_KEYS, *ARENAHARD_KEYS,
         "mean_score", "grade_accuracy", *NUMERIC_KEYS,
-        *RELIABILITY_KEYS, *PANEL_KEYS, *REVIEW_KEYS, "corrected")
+        *RELIABILITY_KEYS, *PANEL_KEYS, *REVIEW_KEYS, "corrected", "style_control")
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,7 @@ class ReportOptions:
     rounds: int = ROUNDS  # Arena-Hard's bootstrap rounds
     alpha: float = 0.05  # the judge-corrected intervals' level is 1 - alpha (``corrected``)
     alpacaeval_gamed: str | None = None  # AlpacaEval's df_gamed.csv (or its folder)
+    style_control: bool = False  # Arena-Hard v2.0's style-controlled fit (``style``)
 
 
 def build_report(paths: Sequence[str], options: ReportOptions = ReportOptions(),
@@ -104,7 +107,8 @@ def build_report(paths: Sequence[str], options: ReportOptions = ReportOptions(),
         raise JudgecliError(f"--alpha must be between 0 and 1, got {options.alpha:g}")
     if options.alpacaeval_gamed is not None:
         read_gamed(options.alpacaeval_gamed)  # a bad file is named before any is read
-    sets = [read_judgments(p, mapping=dict(options.mapping), by=options.by) for p in paths]
+    sets = [read_judgments(p, mapping=dict(options.mapping), by=options.by,
+                           style=options.style_control) for p in paths]
     check_by(sets)
     for judgments in sets:
         check_baseline(judgments, options.baseline)
@@ -165,6 +169,8 @@ def summarise(judgments: Judgments, options: ReportOptions = ReportOptions(), *,
         out["notes"].append(f"{len(judgments.model_pairs)} model pairs (model_a / model_b): "
                             "the figures of B against A are per pair, in the pairs' rows "
                             "(groups); pooled over pairs they would mean nothing")
+    if judgments.style is not None:
+        out["style_control"] = style_control(judgments, options)
     reviewed = any(view.source == "review" for view in judgments.views)
 
     def own(part: Judgments, headline: dict[str, Any]) -> dict[str, Any]:
@@ -185,6 +191,19 @@ def summarise(judgments: Judgments, options: ReportOptions = ReportOptions(), *,
                                    group=name))
     out["judges"] = rows
     return out
+
+
+def style_control(j: Judgments, options: ReportOptions) -> dict[str, Any] | None:
+    """Arena-Hard v2.0's style-controlled figures of a file's final verdicts."""
+    from .style import style_figures
+
+    if j.kind == BINARY:
+        raise JudgecliError(f"--style-control: {j.file} holds pass/fail judgments; style "
+                            "control needs pairwise verdicts")
+    assert j.style is not None  # the games are the orders' (a review's verdict is not one)
+    return style_figures(j.label5, j.order_ab, j.order_ba, j.verdict, j.style, file=j.file,
+                         errors=options.errors, baseline=options.baseline, seed=options.seed,
+                         rounds=options.rounds)
 
 
 def final_verdicts(j: Judgments) -> Judgments:
