@@ -21,7 +21,7 @@ from ..parsers import ParseFailure, one_line, parse
 from ..parsers import specs as parser_specs
 from ..templates import Template
 from .choices import MODES
-from .confidence import alpacaeval_preference, line_prob, verdict_probs
+from .confidence import alpacaeval_preference, line_prob, read_from_top, verdict_probs
 from .debias import COMBINE_RULES, OrderResult, combine, map_back
 from .fit import Fit
 from .indicators import indicators
@@ -271,7 +271,9 @@ class Judging:
                                error=completion.error or "the judge returned no text")
         template = self.options.template
         try:
-            parsed = parse(template.parser, completion.text, template.expected_count(item))
+            # AlpacaEval's reading: the verdict its top logprobs give, whatever was written.
+            parsed = read_from_top(completion.slot_probs, template.parser) or \
+                parse(template.parser, completion.text, template.expected_count(item))
             if item.kind != PAIR:
                 probs = verdict_probs(completion.slot_probs, template.parser) \
                     if parsed.verdict is not None else None

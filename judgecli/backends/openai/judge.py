@@ -351,6 +351,9 @@ class OpenAIJudge(Attempts, Judge):
         try:
             probs = slot_probs(reply["tokens"], text, request.parser, request.values) \
                 if reply.get("tokens") else None
+        except ParseFailure as exc:  # AlpacaEval's reading found no m or M: no preference
+            return Completion(text=text.strip(), usage=dict(reply["usage"]), extra=extra,
+                              error=f"unparseable: {exc}")
         except Exception as exc:  # a bug met by one reply is that item's error, not the run's
             return Completion(text=text.strip(), usage=dict(reply["usage"]), extra=extra,
                               error=f"could not read the reply's logprobs: {one_line(exc)}")
