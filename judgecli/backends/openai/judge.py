@@ -35,7 +35,7 @@ from urllib.parse import urlsplit, urlunsplit
 import openai
 
 from ...errors import BudgetExhausted, JudgecliError, JudgeLoadError
-from ...parsers import one_line
+from ...parsers import ParseFailure, one_line
 from ..base import Completion, Judge, Request, Room
 from .cache import Cache, cache_key
 from .http import Attempts, _Failure, _http_client, _Reading, _root_cause
