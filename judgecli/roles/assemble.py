@@ -31,6 +31,14 @@ class Roles:
     calibration: str | None = None
     fallback: str | None = None
     fallback_template: str | None = None
+    rubric: str | None = None  # --rubric: a bundled rubric in each template's {rubric}
+
+    def template(self, name: str) -> Template:
+        """A judging template by name or path, showing ``--rubric``'s rubric if given."""
+        from ..templates.rubrics import with_rubric
+
+        loaded = load_template(name)
+        return with_rubric(loaded, self.rubric) if self.rubric else loaded
 
     def members(self) -> list[tuple[str, Template]]:
         """(judge spec, template) of each panel member, or of the one judge."""
@@ -43,7 +51,7 @@ class Roles:
         elif len(templates) != len(self.judges):
             raise JudgecliError(f"{len(self.judges)} --judge but {len(templates)} --template: "
                                 "give one template for all, or one per judge, in order")
-        return [(spec, load_template(name))
+        return [(spec, self.template(name))
                 for spec, name in zip(self.judges, templates, strict=True)]
 
     def check(self) -> None:
@@ -149,15 +157,16 @@ def assemble(roles: Roles, *, batch_size: int | None = None,
             from .review import Review
 
             reviewer = Judging(judge_for(review[0]),
-                               replace(options, template=review[1], mode="auto"))
+                               replace(options, template=review[1], mode="auto", resample=0))
             out.judging = Review(judgings[0], reviewer)
         elif roles.calibration and roles.fallback and fitted is not None:
             from .cascade import Cascade
 
-            fallback_template = load_template(roles.fallback_template) \
+            fallback_template = roles.template(roles.fallback_template) \
                 if roles.fallback_template else members[0][1]
             strong = Judging(judge_for(roles.fallback),
-                             replace(options, template=fallback_template, mode="auto"))
+                             replace(options, template=fallback_template, mode="auto",
+                                     resample=0))
             out.cascade = out.judging = Cascade(judgings[0], strong, fitted, roles.calibration)
         else:
             out.judging = judgings[0]
