@@ -49,6 +49,7 @@ class _Scripted:
         self.scripts = [list(s) for s in scripts]
         self.batches: list[list[Any]] = []
         self.first: list[Any] | None = None
+        self.asked = [0] * len(scripts)  # how many times each input was sent
 
     def validate_mockllm(self) -> bool:
         return True
@@ -60,6 +61,7 @@ class _Scripted:
         out = []
         for one in inputs:
             script = self.scripts[self.first.index(one)]
+            self.asked[self.first.index(one)] += 1
             out.append(script.pop(0) if len(script) > 1 else script[0])
         return out
 
@@ -94,8 +96,18 @@ def prometheus_grade(request: dict[str, Any]) -> dict[str, Any]:
                 rubric=[i["rubric"] for i in items], reference_answers=refs)
     first = model.batches[0]
     return {"messages": first, "mistral": [judge._get_conversation_prompt(m) for m in first],
-            "batch_sizes": [len(b) for b in model.batches], "feedbacks": feedbacks,
-            "scores": scores}
+            "batch_sizes": [len(b) for b in model.batches], "asked": model.asked,
+            "feedbacks": feedbacks, "scores": scores}
+
+
+def prometheus_rubric_messages(request: dict[str, Any]) -> list[Any]:
+    """The messages PrometheusEval sends for an item graded with a rubric of its own, as its
+    README does it: ``load_rubric(criteria, grading_format)``."""
+    from prometheus_eval.prompts import load_rubric
+
+    rows = [dict(i, rubric=load_rubric(request["criteria"], request["mode"]))
+            for i in request["items"]]
+    return prometheus_grade({"mode": request["mode"], "items": rows})["messages"]
 
 
 def prometheus_rubrics(_: Any) -> dict[str, Any]:
@@ -141,7 +153,7 @@ def alpaca_template(_: Any) -> dict[str, str]:
 
 
 TASKS = {f.__name__: f for f in (versions, prometheus_parse, prometheus_grade,
-                                 prometheus_rubrics, alpaca_logprob, alpaca_template)}
+                                 prometheus_rubrics, prometheus_rubric_messages, alpaca_logprob, alpaca_template)}
 
 if __name__ == "__main__":
     answer = TASKS[sys.argv[1]](json.loads(sys.stdin.read() or "null"))

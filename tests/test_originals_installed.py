@@ -303,3 +303,101 @@ def test_alpacaeval2_template_is_the_installed_annotator() -> None:
     raw = json.loads((Path(__file__).parents[1] / "prompts" / "alpacaeval2.json")
                      .read_text(encoding="utf-8"))
     assert raw["text"] == theirs["prompt"]
+
+
+# -- bundled rubrics by name, and re-sampling ---------------------------------------------------
+
+def test_bundled_rubrics_are_prometheus_evals() -> None:
+    theirs = call("prometheus_rubrics")
+    from judgecli.templates.rubrics import named
+    for criteria, text in theirs["absolute"].items():
+        assert named(criteria) == text
+        assert named(criteria).split("\n")[0] == theirs["relative"][criteria]
+    assert named("prometheus-score-rubric") == theirs["score_rubric_template"]
+
+
+@pytest.mark.parametrize("mode", ["absolute", "relative"])
+def test_rubric_by_name_equals_load_rubric(mode: str, tmp_path: Path) -> None:
+    """--rubric NAME, and a record whose rubric field is NAME, show what PrometheusEval sends
+    with load_rubric(NAME, mode)."""
+    from judgecli.templates.rubrics import with_rubric
+
+    row = {"question": "Q {x}", "answer": "R"} if mode == "absolute" else \
+        {"question": "Q {x}", "answer_a": "A", "answer_b": "B"}
+    args = () if mode == "absolute" else ("AB",)
+    for criteria in ("helpfulness", "harmlessness", "honesty", "factual_validity",
+                     "reasoning"):
+        theirs = call("prometheus_rubric_messages",
+                      {"mode": mode, "criteria": criteria, "items": [row]})[0]
+        template = with_rubric(load_template(f"prometheus-{mode}"), criteria)
+        item = to_item(row, file="t.jsonl", line=1)
+        assert [dict(m) for m in template.render(item, *args).messages] == theirs
+        named = to_item({**row, "rubric": criteria}, file="t.jsonl", line=1)
+        assert [dict(m) for m in load_template(f"prometheus-{mode}").render(
+            named, *args).messages] == theirs
+    # The command line: judge --rubric --dry-run prints those messages.
+    src = write_jsonl(tmp_path / "in.jsonl", [row])
+    proc = subprocess.run([sys.executable, "-m", "judgecli", "judge", str(src), "-t",
+                           f"prometheus-{mode}", "--rubric", "reasoning", "--no-swap",
+                           "--dry-run"], capture_output=True, text=True, timeout=120,
+                          env={"PATH": "", "PYTHONPATH": str(Path(__file__).parents[1])})
+    assert proc.returncode == 0, proc.stderr
+    shown = json.loads(proc.stdout.splitlines()[0])
+    assert shown["template"] == f"prometheus-{mode}[reasoning]"
+    assert shown["messages"] == call("prometheus_rubric_messages", {
+        "mode": mode, "criteria": "reasoning", "items": [row]})[0]
+
+
+def test_resample_equals_prometheus_evals_retries(tmp_path: Path) -> None:
+    """--resample 10 re-asks as batch_completions_with_retries does (max_retries 10): the
+    same score from the same sequence of replies, after as many askings of each prompt."""
+    rng = random.Random(5)
+    bad = ["no score here", "[RESULT] 4 but then more", "Score: 9", "[RESULT] 3.5", ""]
+    good = ["Fine. [RESULT] 4", "[RESULT] (2)", "score of 5", "[RESULT] ٣"]
+    scripts = []
+    for _ in range(24):
+        misses = rng.choice([0, 0, 1, 2, 5, 10, 11, 13])
+        scripts.append([rng.choice(bad) for _ in range(misses)] + [rng.choice(good)])
+    rows = [{"id": k, "question": f"ITEM-{k} q{k}", "answer": f"r{k}", "rubric": "[r]"}
+            for k in range(len(scripts))]
+    theirs = call("prometheus_grade", {"mode": "absolute", "scripts": scripts, "items": [
+        {"question": r["question"], "answer": r["answer"], "rubric": r["rubric"]}
+        for r in rows]})
+    asked: dict[str, int] = {}
+
+    def reply(prompt: str) -> str:
+        tag = re.search(r"ITEM-(\w+)", prompt).group(1)
+        n = asked[tag] = asked.get(tag, 0) + 1
+        script = scripts[int(tag)]
+        return script[min(n, len(script)) - 1]
+
+    src = write_jsonl(tmp_path / "in.jsonl", rows)
+    out = tmp_path / "out.jsonl"
+    env = {"OPENAI_API_KEY": "sk-test", "PATH": "", "PYTHONPATH": str(Path(__file__).parents[1]),
+           "JUDGECLI_CACHE_DIR": str(tmp_path / "cache")}
+    command = [sys.executable, "-m", "judgecli", "judge", str(src), "--judge", "openai:gpt-4o",
+               "-t", "prometheus-absolute", "--temperature", "1", "--resample", "10", "-q",
+               "-o", str(out)]
+    with FaultServer(reply=reply) as server:
+        proc = subprocess.run([*command, "--base-url", server.url], env=env,
+                              capture_output=True, text=True, timeout=600)
+        assert proc.returncode in (0, 1), proc.stderr
+        records = read_jsonl(out)
+        for k, record in enumerate(records):
+            judgment = record["judgment"]
+            assert judgment["score"] == theirs["scores"][k]
+            assert len(judgment["orders"][0]["attempts"]) == theirs["asked"][k] == \
+                asked[str(k)]
+            assert [a["text"] for a in judgment["orders"][0]["attempts"]] == [
+                scripts[k][min(n, len(scripts[k]) - 1)] for n in range(theirs["asked"][k])]
+        sent = server.total
+        # --resume --retry-errors judges the failed ones again from the cache: nothing sent.
+        proc = subprocess.run([*command, "--base-url", server.url, "--resume",
+                               "--retry-errors"], env=env, capture_output=True, text=True,
+                              timeout=600)
+        assert proc.returncode in (0, 1), proc.stderr
+        assert server.total == sent
+    assert read_jsonl(out) == records
+    assert any(s is None for s in theirs["scores"]) and any(theirs["asked"][k] > 1 and
+                                                            theirs["scores"][k] is not None
+                                                            for k in range(len(scripts)))
