@@ -137,6 +137,17 @@ def alpaca_logprob(request: dict[str, Any]) -> list[Any]:
     return _each(request["completions"], one)
 
 
+def alpaca_winrate(request: dict[str, Any]) -> list[Any]:
+    """metrics/winrate.py get_winrate of each list of preferences (None: no preference)."""
+    from alpaca_eval.metrics.winrate import get_winrate
+
+    def one(preferences: list[Any]) -> dict[str, float]:
+        out = get_winrate([{"preference": math.nan if p is None else p} for p in preferences])
+        return {k: float(v) for k, v in out.items()}
+
+    return _each(request["sets"], one)
+
+
 def alpaca_template(_: Any) -> dict[str, str]:
     """The default annotator's prompt file as installed, and its configs.yaml's parser."""
     from pathlib import Path
@@ -153,7 +164,8 @@ def alpaca_template(_: Any) -> dict[str, str]:
 
 
 TASKS = {f.__name__: f for f in (versions, prometheus_parse, prometheus_grade,
-                                 prometheus_rubrics, prometheus_rubric_messages, alpaca_logprob, alpaca_template)}
+                                 prometheus_rubrics, prometheus_rubric_messages, alpaca_logprob,
+                                 alpaca_winrate, alpaca_template)}
 
 if __name__ == "__main__":
     answer = TASKS[sys.argv[1]](json.loads(sys.stdin.read() or "null"))

@@ -401,3 +401,39 @@ def test_resample_equals_prometheus_evals_retries(tmp_path: Path) -> None:
     assert any(s is None for s in theirs["scores"]) and any(theirs["asked"][k] > 1 and
                                                             theirs["scores"][k] is not None
                                                             for k in range(len(scripts)))
+
+
+def test_alpacaeval_win_rates_equal_get_winrate(tmp_path: Path) -> None:
+    """report's AlpacaEval figures (win rate, standard error, discrete win rate, counts) are
+    metrics/winrate.py get_winrate's: on the published annotations (../shared, where present)
+    and on generated preferences with draws, extremes and missing ones (AlpacaEval drops
+    those, as report does by default)."""
+    from judgecli.report import ReportOptions, build_report
+    from judgecli.report.convert import alpacaeval
+
+    rng = random.Random(6)
+    sets = [[rng.choice([1.0, 2.0, 1.5, None, rng.uniform(1, 2), round(rng.uniform(1, 2), 1)])
+             for _ in range(rng.randint(3, 60))] for _ in range(30)]
+    files = sorted((SHARED_DATA / "alpacaeval").glob("*.annotations.json"))
+    sources = []
+    for k, preferences in enumerate(sets):
+        path = tmp_path / f"gen{k}.json"
+        path.write_text(json.dumps([{"instruction": f"q{i}", "output_1": "a" * (i + 1),
+                                     "output_2": "b" * (2 * i + 1), "generator_1": "base",
+                                     "generator_2": "model", "preference": p}
+                                    for i, p in enumerate(preferences)]), encoding="utf-8")
+        sources.append(path)
+    for path in files:
+        sets.append([r.get("preference") for r in json.loads(path.read_text(encoding="utf-8"))])
+        sources.append(path)
+    theirs = call("alpaca_winrate", {"sets": sets})
+    for source, expected in zip(sources, theirs, strict=True):
+        judged = tmp_path / f"{source.stem}.jsonl"
+        judged.write_text("".join(json.dumps(r) + "\n" for r in alpacaeval(str(source))),
+                          encoding="utf-8")
+        (summary,) = build_report([str(judged)], ReportOptions())
+        for key in ("win_rate", "standard_error", "discrete_win_rate"):
+            assert summary[f"alpacaeval_{key}"] == pytest.approx(expected[key], abs=1e-9), \
+                (source.name, key)
+        for key in ("n_wins", "n_wins_base", "n_draws", "n_total"):
+            assert summary[f"alpacaeval_{key}"] == expected[key], (source.name, key)
