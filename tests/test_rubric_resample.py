@@ -99,7 +99,10 @@ def test_resample_keeps_every_attempt_and_resume_asks_none_again(
         assert [a["text"] for a in records[0]["orders"][0]["attempts"]] == scripts["0"]
         assert [a["error"] is None for a in records[0]["orders"][0]["attempts"]] == \
             [False, False, True]
-        assert records[1]["score"] is None and "unparseable" in records[1]["error"]
+        assert records[1]["score"] is None and records[1]["error"] == (
+            "unparseable: the judgment does not match the template's output pattern: expected "
+            "an integer 1-5 after [RESULT] (or [SCORE], Score:, Result:, score of) at the very "
+            "end of the reply, as prometheus-eval 0.1.20 reads it")
         assert len(records[1]["orders"][0]["attempts"]) == 4  # the first asking and 3 more
         assert records[2]["orders"][0]["attempts"] == [{"text": "[RESULT] 2", "error": None}]
         # Each attempt is paid for and counted (the same prompt asked 4 times, and once).
@@ -107,3 +110,10 @@ def test_resample_keeps_every_attempt_and_resume_asks_none_again(
         code, _, err = run_cli(monkeypatch, capsys, *base, "--resume", "--retry-errors")
         assert code == 1 and "4 answered from the cache" in err  # it fails as before
         assert server.total == 8  # every attempt came from the cache
+
+
+def test_a_data_parsers_expects_must_be_words() -> None:
+    from judgecli.parsers.specs import SpecError, encode
+
+    with pytest.raises(SpecError, match="'output.parser.expects' must be a string"):
+        encode({"regex": "(x)", "kind": "score", "number": "int", "expects": 5})

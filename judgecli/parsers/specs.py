@@ -29,6 +29,10 @@ Keys (validated when the template loads; a wrong one is refused with its name):
   first token whatever token was sampled there, the verdict then being the more probable
   value (a reply without logprobs is read from its text by ``regex``).
 
+* ``expects``: what the judge should have written, in words, for the error of a reply that
+  does not match (``the judgment does not match ...: expected an integer 1-5 after [RESULT]
+  at the end of the reply``).
+
 A data parser travels as a string (``Template.parser``, ``Request.parser``): ``regex:`` and its
 canonical JSON, so that every module that reads a parser name can read this one too.
 """
@@ -50,7 +54,7 @@ VERDICTS = {"A": A, "B": B, "tie": TIE}
 LABELS5 = {"A>>B": A, "A>B": A, "A=B": TIE, "B>A": B, "B>>A": B}  # -> the verdict
 _FLAGS = {"i": re.IGNORECASE, "s": re.DOTALL, "m": re.MULTILINE}
 _KEYS = {"regex", "match", "flags", "strip", "case", "kind", "map", "label5", "number",
-         "range", "values", "tokens"}
+         "range", "values", "tokens", "expects"}
 
 
 class SpecError(ValueError):
@@ -76,6 +80,7 @@ class DataParser:
     values: tuple[str, ...] = ()
     exact: bool = False
     top: bool = False  # tokens "top": AlpacaEval's logprob_parser reading
+    expects: str = ""  # what should have been written, for the error of a reply that is not
 
     def find(self, text: str) -> tuple[int, str] | None:
         """(offset in ``text``, value written) of the match that counts, or None."""
@@ -122,7 +127,8 @@ class DataParser:
     def parse(self, text: str) -> Parsed:
         found = self.find(text)
         if found is None:
-            raise ParseFailure("the judgment does not match the template's output pattern")
+            raise ParseFailure("the judgment does not match the template's output pattern" +
+                               (f": expected {self.expects}" if self.expects else ""))
         written = found[1]
         shown = written if len(written) <= 40 else written[:30] + "..."
         if self.kind == "verdict":
@@ -214,6 +220,8 @@ def _build(raw: Any) -> DataParser:
         raise SpecError("case", "must be upper or lower")
     if raw.get("tokens", "split") not in ("split", "exact", "top"):
         raise SpecError("tokens", "must be split, exact or top")
+    if not isinstance(raw.get("expects", ""), str):
+        raise SpecError("expects", "must be a string")
     if raw.get("tokens") == "top" and kind != "verdict":
         raise SpecError("tokens", "top reads a verdict: it needs kind verdict")
     mapping: tuple[tuple[str, str], ...] = ()
@@ -248,7 +256,8 @@ def _build(raw: Any) -> DataParser:
                        strip=raw.get("strip", False), case=raw.get("case", ""), mapping=mapping,
                        five=five,
                        number=raw.get("number", ""), low=low, high=high, values=tuple(values),
-                       exact=raw.get("tokens") == "exact", top=raw.get("tokens") == "top")
+                       exact=raw.get("tokens") == "exact", top=raw.get("tokens") == "top",
+                       expects=raw.get("expects", ""))
     if kind == "verdict" and not all(built.verdict_of(v) for v in values):
         raise SpecError("values", "must be keys of 'map'")
     return built
