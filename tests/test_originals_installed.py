@@ -268,7 +268,8 @@ def test_alpacaeval2_judgments_equal_logprob_parser(tmp_path: Path) -> None:
         rows = [{"id": k, "question": f"ITEM-{k} q", "answer_a": "a", "answer_b": "b"}
                 for k in range(len(choices))]
         src = write_jsonl(tmp_path / "in.jsonl", rows)
-        env = {"OPENAI_API_KEY": "sk-test", "PATH": "", "PYTHONPATH": str(Path(__file__).parents[1]),
+        env = {"OPENAI_API_KEY": "sk-test", "PATH": "",
+               "PYTHONPATH": str(Path(__file__).parents[1]),
                "JUDGECLI_CACHE_DIR": str(tmp_path / "cache")}
         proc = subprocess.run([sys.executable, "-m", "judgecli", "judge", str(src), "--judge",
                                "openai:gpt-4o", "--base-url",

@@ -20,11 +20,11 @@ from ..io.records import PAIR, SINGLE, Item
 from ..parsers import ParseFailure, one_line, parse
 from ..parsers import specs as parser_specs
 from ..templates import Template
+from . import resample
 from .choices import MODES
 from .confidence import alpacaeval_preference, line_prob, read_from_top, verdict_probs
 from .debias import COMBINE_RULES, OrderResult, combine, map_back
 from .fit import Fit
-from . import resample
 from .indicators import indicators
 
 

@@ -56,8 +56,8 @@ def with_rubric(template: Template, name: str) -> Template:
     if text is None:
         raise TemplateError(f"--rubric {name!r} names no bundled rubric; bundled: "
                             f"{', '.join(names())}")
-    shown = {p for t in (template.text, template.system, template.user,
-                         *(m for _, m in template.messages)) for p in placeholders(t, template.fill)}
+    texts = (template.text, template.system, template.user, *(m for _, m in template.messages))
+    shown = {p for t in texts for p in placeholders(t, template.fill)}
     if FIELD not in shown:
         raise TemplateError(f"--rubric: template '{template.name}' shows no {{{FIELD}}}")
     return replace(template, name=f"{template.name}[{name}]",
