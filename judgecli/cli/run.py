@@ -66,7 +66,7 @@ def make_plan(args: JudgingArgs, input_path: str | None, default: str | None = N
     roles.options = JudgeOptions(template=members[0][1], mode=args.mode, swap=args.swap,
                                  combine=args.combine, max_new_tokens=args.max_new_tokens,
                                  resample=args.resample)
-    roles.check_backend_options(args.api_options, args.base_model)
+    roles.check_backend_options(args.api_options, args.base_model, args.resample)
     return Plan(roles, members)
 
 

@@ -74,14 +74,20 @@ class Roles:
             raise JudgecliError("--review-template needs --review-judge")
 
     def check_backend_options(self, api_options: dict[str, Any],
-                              base_model: str | None) -> None:
-        """API options need an API judge; ``--base-model`` one local judge."""
+                              base_model: str | None, resample: int = 0) -> None:
+        """API options need an API judge; ``--base-model`` one local judge; --resample
+        judges that sample."""
         if api_options and "openai" not in self.backends():
             given = ", ".join("--no-cache" if k == "cache" else "--" + k.replace("_", "-")
                               for k in api_options)
             raise JudgecliError(f"{given}: only for API judges (--judge openai:MODEL)")
         if base_model and (len(self.judges) != 1 or split_spec(self.judges[0])[0] != "hf"):
             raise JudgecliError("--base-model: only for one local judge")
+        local = [j for j in self.judges if split_spec(j)[0] != "openai"]
+        if resample and local:  # said before a model loads (judging.resample says the rest)
+            raise JudgecliError(f"--resample: judge '{local[0]}' decodes greedily, so asking "
+                                "again gives the same reply; re-sample an API judge with a "
+                                "--temperature above 0 (prometheus-eval re-samples at 1.0)")
 
     def review_member(self, first: Template) -> tuple[str, Template] | None:
         """(reviewer spec, review template) when there is a reviewer; checked against the
