@@ -12,6 +12,8 @@ import math
 import re
 
 # == Prometheus 2: prometheus-eval/prometheus-eval libs/prometheus-eval/prometheus_eval/ ==
+# as released in prometheus-eval 0.1.20 (PyPI, git 8eee0ba); tests/test_originals_installed.py
+# checks judgecli against that package itself where it is installed.
 # prompts.py
 ABS_SYSTEM_PROMPT = 'You are a fair judge assistant tasked with providing clear, objective feedback based on specific criteria, ensuring each assessment reflects the absolute standards set for performance.'
 
@@ -228,7 +230,8 @@ _PROMETHEUS_ABSOLUTE = r"""
             (?:\)|\]|\s|$)|         # Allow closing brackets, whitespace, or end of string
             (?:/\s*5|               # Allow /5 with optional whitespace
                \s*out\s*of\s*5)     # or "out of 5" with flexible whitespace
-        )                           # End of non-capturing group
+        )?                          # End of non-capturing group
+        (?:\s*$)                    # Match from the end of string (0.1.20)
     """
 
 _PROMETHEUS_RELATIVE = r"""
@@ -241,13 +244,14 @@ _PROMETHEUS_RELATIVE = r"""
         )                                   # End of non-capturing group
         \s*                                 # Allow any whitespace
         (A|B)                               # Capture A or B
-        (?:\]|\s|$)                         # Allow closing bracket, whitespace, or end of string
+        (?:\])?                             # Allow closing bracket
+        (?:\s*$)                            # Match from the end of the line (0.1.20, MULTILINE)
     """
 
 
 def prometheus_parse(output, mode):
-    """parser.py parse_output: (score or "A"/"B", and the marker text the match began with),
-    or (None, None). The marker says which of its forms was read."""
+    """parser.py parse_output (0.1.20): (score or "A"/"B", and the text matched), or (None,
+    None): the marker and its value must end the reply (absolute) or its line (relative)."""
     if mode == "absolute":
         match = re.search(_PROMETHEUS_ABSOLUTE, output, re.IGNORECASE | re.VERBOSE)
         if match:

@@ -23,6 +23,9 @@ class Request:
     # backend that sees only token log-probabilities (an API) can report ``slot_probs``.
     parser: str | None = None
     values: tuple[str, ...] = ()
+    # --resample: the how-manieth time this prompt is asked again because its reply did not
+    # parse (0: the first asking); a judge that caches replies asks anew for each.
+    sample: int = 0
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,8 @@ class Judge(ABC):
     name: str = ""
     #: whether ``Request.score_line`` is honoured (local models with next-token probabilities)
     supports_score_mode: bool = False
+    #: whether asking the same prompt again can give another reply (--resample needs it)
+    samples: bool = False
     #: --truncate: a prompt too long for the context window has its answers cut to fit
     #: (``judging.fit``) rather than being refused
     truncate: bool = False

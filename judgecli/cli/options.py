@@ -55,6 +55,11 @@ TemplateOpt = Annotated[list[str] | None, typer.Option(
     help="A bundled template (judgecli templates) or a template .json file (default: chosen "
          "from the items, e.g. judgelm-pair-ref where they have a reference); for a panel, "
          "once for all or once per --judge.")]
+RubricOpt = Annotated[str | None, typer.Option(
+    metavar="NAME", help="A bundled rubric in the template's {rubric} (Prometheus): "
+                         "helpfulness, harmlessness, honesty, factual_validity, reasoning "
+                         "(prometheus-eval's load_rubric; its first line for two answers); "
+                         "the records then need no rubric field.")]
 ModeOpt = Annotated[str, choice(
     MODES, "score: only the score line, from next-token probabilities; explain: generate the "
            "whole judgment; auto: score where the template allows it.")]
@@ -68,6 +73,10 @@ BatchSizeOpt = Annotated[int | None, typer.Option(
                              "on a GPU as many as fit in half its free memory, at most 256).")]
 MaxNewTokensOpt = Annotated[int, typer.Option(
     min=1, metavar="N", help="The most tokens a judgment may take in explain mode.")]
+ResampleOpt = Annotated[int, typer.Option(
+    min=0, metavar="N", help="Re-ask a judge whose judgment does not parse, up to N times, "
+                             "as prometheus-eval does (explain mode; a judge that samples: "
+                             "--temperature above 0); every attempt is kept in the record.")]
 TruncateOpt = Annotated[bool, typer.Option(
     "--truncate", help="Cut the answers of an item whose prompt and --max-new-tokens would "
                        "not fit the judge's context window (known OpenAI models; a local "
@@ -163,11 +172,13 @@ class JudgingArgs:
 
     judge: JudgeOpt = None
     template: TemplateOpt = None
+    rubric: RubricOpt = None
     mode: ModeOpt = "auto"
     swap: SwapOpt = True
     combine: CombineOpt = "strict"
     batch_size: BatchSizeOpt = None
     max_new_tokens: MaxNewTokensOpt = 512
+    resample: ResampleOpt = 0
     field_map: MapOpt = None
     resume: ResumeOpt = False
     force: ForceOpt = False

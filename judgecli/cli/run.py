@@ -40,7 +40,6 @@ def make_plan(args: JudgingArgs, input_path: str | None, default: str | None = N
     """Roles and templates; ``default``: the template when none is given (else chosen
     from ``input_path``'s first item). Wrong combinations fail here."""
     from ..roles.assemble import Roles
-    from ..templates import load_template
     from .defaults import choose_template, warn_unshown_reference
 
     plain = JudgingArgs()
@@ -56,17 +55,18 @@ def make_plan(args: JudgingArgs, input_path: str | None, default: str | None = N
     roles = Roles(judges=args.judge or [], templates=templates, vote=args.panel_vote,
                   review_judge=args.review_judge, review_template=args.review_template,
                   calibration=args.calibration, fallback=args.fallback,
-                  fallback_template=args.fallback_template)
+                  fallback_template=args.fallback_template, rubric=args.rubric)
     members: list[tuple[str | None, Template]] = \
-        list(roles.members()) if args.judge else [(None, load_template(templates[0]))]
+        list(roles.members()) if args.judge else [(None, roles.template(templates[0]))]
     if input_path is not None:
         warn_unshown_reference(input_path, args.mapping, [t for _, t in members],
                                skip_invalid=args.skip_invalid)
     from ..judging.core import JudgeOptions
 
     roles.options = JudgeOptions(template=members[0][1], mode=args.mode, swap=args.swap,
-                                 combine=args.combine, max_new_tokens=args.max_new_tokens)
-    roles.check_backend_options(args.api_options, args.base_model)
+                                 combine=args.combine, max_new_tokens=args.max_new_tokens,
+                                 resample=args.resample)
+    roles.check_backend_options(args.api_options, args.base_model, args.resample)
     return Plan(roles, members)
 
 

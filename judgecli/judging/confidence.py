@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..parsers import FAIL, PASS, TIE, A, B
+from ..parsers import FAIL, PASS, TIE, A, B, Parsed
 from ..parsers import specs as parser_specs
 
 _PANDALM = {"1": A, "2": B, "tie": TIE}
@@ -55,6 +55,22 @@ def verdict_probs(slot_probs: tuple[dict[str, float], ...] | None, parser: str,
             out[str(verdict)] += p
         return out
     return None
+
+
+def read_from_top(slot_probs: tuple[dict[str, float], ...] | None, parser: str | None,
+                  ) -> Parsed | None:
+    """The verdict of a parser that reads the top logprobs (``tokens: top``: AlpacaEval's
+    ``logprob_parser``, which scores from them whatever token was sampled): the more probable
+    value's, a tie where both are as probable (AlpacaEval's preference 1.5, a draw); None
+    for any other parser or where there are no probabilities (the text is read instead)."""
+    if not slot_probs or not parser_specs.is_data(parser) or \
+            not parser_specs.decode(str(parser)).top:
+        return None
+    probs = verdict_probs(slot_probs, str(parser))
+    if probs is None:
+        return None
+    verdict = A if probs[A] > probs[B] else B if probs[B] > probs[A] else TIE
+    return Parsed(verdict=verdict)
 
 
 def alpacaeval_preference(probs: Sequence[dict[str, float] | None]) -> float | None:

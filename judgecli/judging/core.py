@@ -20,8 +20,9 @@ from ..io.records import PAIR, SINGLE, Item
 from ..parsers import ParseFailure, one_line, parse
 from ..parsers import specs as parser_specs
 from ..templates import Template
+from . import resample
 from .choices import MODES
-from .confidence import alpacaeval_preference, line_prob, verdict_probs
+from .confidence import alpacaeval_preference, line_prob, read_from_top, verdict_probs
 from .debias import COMBINE_RULES, OrderResult, combine, map_back
 from .fit import Fit
 from .indicators import indicators
@@ -34,6 +35,7 @@ class JudgeOptions:
     swap: bool | None = None  # None: on for pairwise templates
     combine: str = "strict"
     max_new_tokens: int = 512
+    resample: int = 0  # --resample: re-ask up to N times a reply that does not parse
 
     def orders(self, item: Item) -> tuple[str, ...]:
         swap = self.swap if self.swap is not None else True
@@ -81,6 +83,7 @@ class Judging:
         self.mode = resolve_mode(options, judge)
         self.fit = Fit(judge)  # --truncate: answers cut so that the prompts fit the window
         self.said_no_probs = False  # the warning of a preference without probabilities
+        resample.check(self)
 
     def check_item(self, item: Item) -> None:
         self.options.template.check_item(item)
@@ -184,7 +187,10 @@ class Judging:
     def record(self, item: Item, completions: list[Completion]) -> dict[str, Any]:
         template = self.options.template
         orders = self.options.orders(item)
-        results = [self._order_result(item, order, c) for order, c in zip(orders, completions)]
+        attempts, spent = None, completions
+        if self.options.resample:
+            completions, attempts, spent = resample.resample(self, item, completions)
+        results = [self.order_result(item, order, c) for order, c in zip(orders, completions)]
         judgment: dict[str, Any] = {"judge": self.judge.name, "template": template.name,
                                     "mode": self.mode}
         if len(orders) == 2:
@@ -202,12 +208,14 @@ class Judging:
                             error="; ".join(f"{r.order}: {r.error}" for r in results)
                             if item.kind == PAIR else results[0].error)
         judgment["orders"] = [r.to_json() for r in results]
+        for entry, tried in zip(judgment["orders"], attempts or ()):
+            entry["attempts"] = tried  # --resample: every reply asked for, the last read
         if item.kind != PAIR:  # one answer has no order (it said "AB": issue 26 item 13)
             for entry in judgment["orders"]:
                 entry.pop("order", None)
         self.fit.note(item, judgment)
         usage = Counter[str]()
-        for c in completions:
+        for c in spent:
             usage.update({k: v for k, v in c.usage.items() if isinstance(v, int)})
         if usage:
             judgment["usage"] = dict(usage)
@@ -265,13 +273,15 @@ class Judging:
               "will be report's AlpacaEval figures; judge through a server that returns "
               "top_logprobs", file=sys.stderr, flush=True)
 
-    def _order_result(self, item: Item, order: str, completion: Completion) -> OrderResult:
+    def order_result(self, item: Item, order: str, completion: Completion) -> OrderResult:
         if completion.error is not None or completion.text is None:
             return OrderResult(order=order, text=completion.text,
                                error=completion.error or "the judge returned no text")
         template = self.options.template
         try:
-            parsed = parse(template.parser, completion.text, template.expected_count(item))
+            # AlpacaEval's reading: the verdict its top logprobs give, whatever was written.
+            parsed = read_from_top(completion.slot_probs, template.parser) or \
+                parse(template.parser, completion.text, template.expected_count(item))
             if item.kind != PAIR:
                 probs = verdict_probs(completion.slot_probs, template.parser) \
                     if parsed.verdict is not None else None

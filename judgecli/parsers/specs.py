@@ -22,9 +22,16 @@ Keys (validated when the template loads; a wrong one is refused with its name):
   does, a non-finite number failing; optional ``range`` [low, high]);
 * ``values``: the small closed set the judge writes there (a verdict parser's defaults to its
   ``map`` keys), so that an API judge's logprobs give each a probability;
-* ``tokens``: ``exact`` to read those probabilities as AlpacaEval's ``logprob_parser`` does,
-  from the one token at the value whose text is exactly a value (default: the value may be
-  written in several tokens, followed as for the named parsers).
+* ``tokens``: how an API judge's logprobs give those probabilities: ``split`` (default: the
+  value may be written in several tokens, followed as for the named parsers); ``exact``: from
+  the one token at the value whose text is exactly a value; ``top``: as AlpacaEval's
+  ``logprob_parser`` reads them (alpaca_eval 0.6.6), from the top logprobs of the reply's
+  first token whatever token was sampled there, the verdict then being the more probable
+  value (a reply without logprobs is read from its text by ``regex``).
+
+* ``expects``: what the judge should have written, in words, for the error of a reply that
+  does not match (``the judgment does not match ...: expected an integer 1-5 after [RESULT]
+  at the end of the reply``).
 
 A data parser travels as a string (``Template.parser``, ``Request.parser``): ``regex:`` and its
 canonical JSON, so that every module that reads a parser name can read this one too.
@@ -47,7 +54,7 @@ VERDICTS = {"A": A, "B": B, "tie": TIE}
 LABELS5 = {"A>>B": A, "A>B": A, "A=B": TIE, "B>A": B, "B>>A": B}  # -> the verdict
 _FLAGS = {"i": re.IGNORECASE, "s": re.DOTALL, "m": re.MULTILINE}
 _KEYS = {"regex", "match", "flags", "strip", "case", "kind", "map", "label5", "number",
-         "range", "values", "tokens"}
+         "range", "values", "tokens", "expects"}
 
 
 class SpecError(ValueError):
@@ -72,6 +79,8 @@ class DataParser:
     high: float | None = None
     values: tuple[str, ...] = ()
     exact: bool = False
+    top: bool = False  # tokens "top": AlpacaEval's logprob_parser reading
+    expects: str = ""  # what should have been written, for the error of a reply that is not
 
     def find(self, text: str) -> tuple[int, str] | None:
         """(offset in ``text``, value written) of the match that counts, or None."""
@@ -118,7 +127,8 @@ class DataParser:
     def parse(self, text: str) -> Parsed:
         found = self.find(text)
         if found is None:
-            raise ParseFailure("the judgment does not match the template's output pattern")
+            raise ParseFailure("the judgment does not match the template's output pattern" +
+                               (f": expected {self.expects}" if self.expects else ""))
         written = found[1]
         shown = written if len(written) <= 40 else written[:30] + "..."
         if self.kind == "verdict":
@@ -134,8 +144,10 @@ class DataParser:
             number = read(written.strip())
             value = float(number)
         except (ValueError, OverflowError):
+            # int() refuses over 4,300 digits (where prometheus-eval's parser.py raises).
+            why = " (too many digits)" if written.strip().isdecimal() else ""
             raise ParseFailure(f"{shown!r} is not {'an integer' if read is int else 'a number'}"
-                               ) from None
+                               f"{why}") from None
         if not math.isfinite(value):
             raise ParseFailure(f"{shown!r} is not a finite number")
         if self.low is not None and self.high is not None and not self.low <= value <= self.high:
@@ -206,8 +218,12 @@ def _build(raw: Any) -> DataParser:
         raise SpecError("values", "must be a list of non-empty strings")
     if raw.get("case", "") not in ("", "upper", "lower"):
         raise SpecError("case", "must be upper or lower")
-    if raw.get("tokens", "split") not in ("split", "exact"):
-        raise SpecError("tokens", "must be exact or split")
+    if raw.get("tokens", "split") not in ("split", "exact", "top"):
+        raise SpecError("tokens", "must be split, exact or top")
+    if not isinstance(raw.get("expects", ""), str):
+        raise SpecError("expects", "must be a string")
+    if raw.get("tokens") == "top" and kind != "verdict":
+        raise SpecError("tokens", "top reads a verdict: it needs kind verdict")
     mapping: tuple[tuple[str, str], ...] = ()
     low = high = None
     stray = ({"number", "range"} if kind == "verdict" else {"map", "label5"}) & set(raw)
@@ -240,7 +256,8 @@ def _build(raw: Any) -> DataParser:
                        strip=raw.get("strip", False), case=raw.get("case", ""), mapping=mapping,
                        five=five,
                        number=raw.get("number", ""), low=low, high=high, values=tuple(values),
-                       exact=raw.get("tokens") == "exact")
+                       exact=raw.get("tokens") == "exact", top=raw.get("tokens") == "top",
+                       expects=raw.get("expects", ""))
     if kind == "verdict" and not all(built.verdict_of(v) for v in values):
         raise SpecError("values", "must be keys of 'map'")
     return built

@@ -31,6 +31,14 @@ class Roles:
     calibration: str | None = None
     fallback: str | None = None
     fallback_template: str | None = None
+    rubric: str | None = None  # --rubric: a bundled rubric in each template's {rubric}
+
+    def template(self, name: str) -> Template:
+        """A judging template by name or path, showing ``--rubric``'s rubric if given."""
+        from ..templates.rubrics import with_rubric
+
+        loaded = load_template(name)
+        return with_rubric(loaded, self.rubric) if self.rubric else loaded
 
     def members(self) -> list[tuple[str, Template]]:
         """(judge spec, template) of each panel member, or of the one judge."""
@@ -43,7 +51,7 @@ class Roles:
         elif len(templates) != len(self.judges):
             raise JudgecliError(f"{len(self.judges)} --judge but {len(templates)} --template: "
                                 "give one template for all, or one per judge, in order")
-        return [(spec, load_template(name))
+        return [(spec, self.template(name))
                 for spec, name in zip(self.judges, templates, strict=True)]
 
     def check(self) -> None:
@@ -66,14 +74,20 @@ class Roles:
             raise JudgecliError("--review-template needs --review-judge")
 
     def check_backend_options(self, api_options: dict[str, Any],
-                              base_model: str | None) -> None:
-        """API options need an API judge; ``--base-model`` one local judge."""
+                              base_model: str | None, resample: int = 0) -> None:
+        """API options need an API judge; ``--base-model`` one local judge; --resample
+        judges that sample."""
         if api_options and "openai" not in self.backends():
             given = ", ".join("--no-cache" if k == "cache" else "--" + k.replace("_", "-")
                               for k in api_options)
             raise JudgecliError(f"{given}: only for API judges (--judge openai:MODEL)")
         if base_model and (len(self.judges) != 1 or split_spec(self.judges[0])[0] != "hf"):
             raise JudgecliError("--base-model: only for one local judge")
+        local = [j for j in self.judges if split_spec(j)[0] != "openai"]
+        if resample and local:  # said before a model loads (judging.resample says the rest)
+            raise JudgecliError(f"--resample: judge '{local[0]}' decodes greedily, so asking "
+                                "again gives the same reply; re-sample an API judge with a "
+                                "--temperature above 0 (prometheus-eval re-samples at 1.0)")
 
     def review_member(self, first: Template) -> tuple[str, Template] | None:
         """(reviewer spec, review template) when there is a reviewer; checked against the
@@ -149,15 +163,16 @@ def assemble(roles: Roles, *, batch_size: int | None = None,
             from .review import Review
 
             reviewer = Judging(judge_for(review[0]),
-                               replace(options, template=review[1], mode="auto"))
+                               replace(options, template=review[1], mode="auto", resample=0))
             out.judging = Review(judgings[0], reviewer)
         elif roles.calibration and roles.fallback and fitted is not None:
             from .cascade import Cascade
 
-            fallback_template = load_template(roles.fallback_template) \
+            fallback_template = roles.template(roles.fallback_template) \
                 if roles.fallback_template else members[0][1]
             strong = Judging(judge_for(roles.fallback),
-                             replace(options, template=fallback_template, mode="auto"))
+                             replace(options, template=fallback_template, mode="auto",
+                                     resample=0))
             out.cascade = out.judging = Cascade(judgings[0], strong, fitted, roles.calibration)
         else:
             out.judging = judgings[0]

@@ -42,6 +42,7 @@ from ..errors import InputError, TemplateError
 from ..io.records import MULTI, PAIR, SINGLE, Item
 from ..parsers import PARSERS
 from ..parsers import specs as parser_specs
+from . import rubrics
 from .files import available, bundled_path, read_json, read_rubric, with_base
 from .fill import (
     FILLS,
@@ -164,7 +165,8 @@ class Template:
                 present = getattr(item, name, None) if not item.turns else all(
                     getattr(t, name, None) is not None for t in item.turns)
             if present is None or present is False:
-                raise InputError(f"missing; template '{self.name}' needs it", file=file,
+                hint = " (or give --rubric NAME)" if name == rubrics.FIELD else ""
+                raise InputError(f"missing; template '{self.name}' needs it{hint}", file=file,
                                  line=item.line, field=name)
 
     def _clean(self, answer: str) -> str:
@@ -209,6 +211,9 @@ class Template:
         values: dict[str, str] = {}
         for placeholder in placeholders(text, self.fill):
             source = self.sources.get(placeholder) or Source("field", placeholder)
+            if source.kind == "field" and placeholder == rubrics.FIELD and \
+                    (named := rubrics.named(item.record.get(source.value))) is not None:
+                source = rubrics.source_for(self, named)  # a record naming a bundled rubric
             if source.kind == "text":
                 values[placeholder] = source.value
             elif source.kind == "format":  # built from record fields (Prometheus's rubric)

@@ -36,7 +36,7 @@ import openai
 from ...errors import BudgetExhausted, JudgecliError
 from ..base import Completion, Request
 from .batch_files import BatchState, batch_line, custom_id, split
-from .cache import cache_key, default_dir
+from .cache import default_dir
 from .judge import OpenAIJudge
 from .pricing import (
     BATCH_FACTOR,
@@ -119,7 +119,7 @@ class OpenAIBatchJudge(OpenAIJudge):
     def complete(self, requests: Sequence[Request]) -> list[Completion]:
         refused = [self.refusal(r) for r in requests]  # too long for the context window
         bodies = [self._body(r) for r in requests]
-        keys = [cache_key(endpoint=self._endpoint, api=self.api, **b) for b in bodies]
+        keys = [self.key(r, b) for r, b in zip(requests, bodies, strict=True)]
         body_of = {k: b for k, b, no in zip(keys, bodies, refused, strict=True)
                    if no is None}  # each distinct request once
         hits = {k: hit for k in body_of

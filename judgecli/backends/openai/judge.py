@@ -35,7 +35,7 @@ from urllib.parse import urlsplit, urlunsplit
 import openai
 
 from ...errors import BudgetExhausted, JudgecliError, JudgeLoadError
-from ...parsers import one_line
+from ...parsers import ParseFailure, one_line
 from ..base import Completion, Judge, Request, Room
 from .cache import Cache, cache_key
 from .http import Attempts, _Failure, _http_client, _Reading, _root_cause
@@ -297,8 +297,7 @@ class OpenAIJudge(Attempts, Judge):
             return refused
         while True:
             body = self._body(request)
-            key = cache_key(endpoint=self._endpoint, api=self.api, **body) \
-                if self.cache is not None else None
+            key = self.key(request, body) if self.cache is not None else None
             hit = self.cache.get(key) if key is not None and self.cache is not None else None
             if hit is not None:
                 self.meter.cached += 1
@@ -316,6 +315,17 @@ class OpenAIJudge(Attempts, Judge):
             if self.cache is not None and key is not None:
                 self.cache.put(key, reply)
             return self._completion(request, reply, attempts=attempts, cached=False)
+
+    @property
+    def samples(self) -> bool:  # type: ignore[override]
+        """Asking again gives another reply: sampling (reasoning models always sample)."""
+        return self._reasoning or self.temperature > 0
+
+    def key(self, request: Request, body: dict[str, Any]) -> str:
+        """The request's cache key; a re-sampled one (--resample) has its own per attempt,
+        so that its reply is a new one, found again by --resume."""
+        extra = {"sample": request.sample} if request.sample else {}
+        return cache_key(endpoint=self._endpoint, api=self.api, **body, **extra)
 
     def _body(self, request: Request) -> dict[str, Any]:
         """The request as sent, apart from the model's credentials: also the cache key."""
@@ -351,6 +361,9 @@ class OpenAIJudge(Attempts, Judge):
         try:
             probs = slot_probs(reply["tokens"], text, request.parser, request.values) \
                 if reply.get("tokens") else None
+        except ParseFailure as exc:  # AlpacaEval's reading found no m or M: no preference
+            return Completion(text=text.strip(), usage=dict(reply["usage"]), extra=extra,
+                              error=f"unparseable: {exc}")
         except Exception as exc:  # a bug met by one reply is that item's error, not the run's
             return Completion(text=text.strip(), usage=dict(reply["usage"]), extra=extra,
                               error=f"could not read the reply's logprobs: {one_line(exc)}")

@@ -22,6 +22,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from ...parsers import ParseFailure
 from ...parsers import specs as parser_specs
 
 # (chosen token, its log-probability, [(alternative, log-probability), ...])
@@ -34,10 +35,22 @@ def slot_probs(tokens: Sequence[Token], text: str, parser: str | None,
                values: Sequence[str]) -> tuple[dict[str, float], ...] | None:
     """Per slot of the judgment the parser reads, value -> probability; None if unknown.
 
-    Never raises on what a server sent: tokens that are not (text, log-probability,
-    alternatives) as ``read_reply`` builds them give None (a cached reply is read again on
-    every --resume, so one odd reply must not stop a run)."""
-    if not tokens or parser is None or not _well_formed(tokens):
+    Never raises on what a server sent but ParseFailure: tokens that are not (text,
+    log-probability, alternatives) as ``read_reply`` builds them give None (a cached reply is
+    read again on every --resume, so one odd reply must not stop a run); a parser that reads
+    the top logprobs (``tokens: top``, AlpacaEval) raises ParseFailure where they give no
+    value a probability, the reply's verdict then failing with that reason."""
+    if not tokens or parser is None:
+        return None
+    if parser_specs.is_data(parser) and parser_specs.decode(parser).top:
+        first = tokens[0]
+        if not isinstance(first, (tuple, list)) or len(first) != 3 or \
+                not isinstance(first[2], (tuple, list)) or not all(
+                isinstance(a, (tuple, list)) and len(a) == 2 and isinstance(a[0], str)
+                and isinstance(a[1], (int, float)) for a in first[2]):
+            return None
+        return (top_reading(first[2], parser_specs.decode(parser).values),)
+    if not _well_formed(tokens):
         return None
     spans = _align(tokens, text)
     slots = _slots(text, parser, values)
@@ -227,6 +240,34 @@ def _exact(tokens: Sequence[Token], spans: list[tuple[int, str]], start: int, wr
     dist = {v: math.exp(min(options[v], 0.0)) if v in options else 0.0 for v in allowed}
     total = sum(dist.values())
     return {v: p / total for v, p in dist.items()} if total > 0 else None
+
+
+def top_reading(alternatives: Sequence[tuple[str, float]], values: Sequence[str],
+                ) -> dict[str, float]:
+    """AlpacaEval's reading of one token's top logprobs (tatsu-lab/alpaca_eval 0.6.6,
+    ``src/alpaca_eval/completion_parsers.py`` ``logprob_parser``, ``is_binarize: false``):
+    only the alternatives whose text is exactly a value count (the token sampled counts only
+    if it is among them; a value listed twice keeps its last log-probability); a value absent
+    has probability 0; each value's probability is exp(its logprob - logsumexp of the
+    values'), computed in log space, so that logprobs as small as -745 (where exp() is 0 or
+    subnormal) or above 0 still give the ratio. Where no value is among them, or the ratio is
+    not a number, AlpacaEval's preference is NaN: here a ParseFailure naming why."""
+    found = {alt: float(lp) for alt, lp in alternatives if alt in values}
+    if not found:
+        shown = ", ".join(f"{alt!r} {lp:.3g}" for alt, lp in list(alternatives)[:5])
+        raise ParseFailure(
+            f"no {' or '.join(values)} among the top logprobs of the reply's first token "
+            f"({shown or 'none given'}): AlpacaEval's logprob_parser gives no preference "
+            "(NaN)")
+    top = max(found.values())
+    if not all(math.isfinite(lp) or lp == -math.inf for lp in found.values()) or \
+            top == -math.inf:
+        raise ParseFailure(f"the top logprobs of {' and '.join(found)} are not numbers that "
+                           "give a probability: AlpacaEval's logprob_parser gives no "
+                           "preference (NaN)")
+    # logsumexp: the largest plus log(sum(exp(lp - largest))), exact for any finite logprob.
+    total = top + math.log(sum(math.exp(lp - top) for lp in found.values()))
+    return {v: math.exp(found[v] - total) if v in found else 0.0 for v in values}
 
 
 def read_reply(data: dict[str, Any], *, chat: bool) -> dict[str, Any]:
