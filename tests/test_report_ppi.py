@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
 import statistics
 import subprocess
@@ -166,6 +167,33 @@ def test_report_corrected_win_rate_equals_ppi_py_on_pandalm(tmp_path: Path) -> N
     text = " ".join(proc.stdout.split())
     assert "95% CI is a normal-approximation interval for the figure" in text
     assert "valid if the labelled items are a uniform random subset" in text
+
+
+def test_a_narrow_terminal_gets_every_cell_whole(tmp_path: Path) -> None:
+    """At 100 columns the eleven columns do not fit: each row is printed as its own
+    (column, value) table rather than cells squeezed to "0…"."""
+    from rich.console import Console
+
+    from judgecli.report import render
+
+    _, y, pred, _ = _pandalm_raw()
+    labelled = sorted(random.Random(7).sample(range(len(y)), 150))
+    judged, labels = _pandalm_files(tmp_path, labelled)
+    (summary,) = build_report([judged], ReportOptions(labels=labels))
+    win = summary["corrected"]["win_rate"]
+    for width in (100, 240):
+        console = Console(width=width, record=True, file=open(os.devnull, "w"))
+        render([summary], console)
+        text = console.export_text()
+        part = text[text.index("judge-corrected figures"):]
+        table = part[:part.index("corrected: PPI++")]
+        assert "…" not in table, table
+        assert all(len(line) <= width for line in table.splitlines())
+        assert f"[{win['ci'][0]:.3f}, {win['ci'][1]:.3f}]" in table
+        assert f"[{win['classical_ci'][0]:.3f}, {win['classical_ci'][1]:.3f}]" in table
+        # wide: one row per line; narrow: a line per column
+        assert (f"{win['estimate']:.3f}" in [c.strip() for c in table.split("│")]) \
+            and ("│ corrected " in table) == (width == 100)
 
 
 def test_alpha_sets_the_level(tmp_path: Path) -> None:

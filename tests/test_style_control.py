@@ -315,6 +315,25 @@ def test_failed_games_follow_errors(tmp_path: Path) -> None:
     assert tie["battles"] == everything + 3 + 1  # A>>B is 3 battles, the failed game a tie
 
 
+def test_a_narrow_terminal_wraps_cells_rather_than_cutting_them(tmp_path: Path) -> None:
+    import os
+
+    from rich.console import Console
+
+    from judgecli.report.render import print_style
+
+    rows, _ = synthetic(8, 15)
+    style = judgecli_style(tmp_path, rows, rounds=5)
+    for width in (80, 100):
+        console = Console(width=width, record=True, file=open(os.devnull, "w"))
+        print_style(style, "judged.jsonl", console)
+        text = console.export_text()
+        assert "…" not in text and all(len(line) <= width for line in text.splitlines())
+        for row in style["ranking"]:
+            if row["controlled_score"] is not None:
+                assert f"{row['controlled_score']:.2f}" in text
+
+
 def test_report_cli_prints_both_and_names_each_interval(tmp_path: Path) -> None:
     rows, _ = synthetic(8, 15)
     path = write_jsonl(tmp_path / "judged.jsonl", rows)

@@ -366,8 +366,9 @@ def print_style(style: dict[str, Any], where: str, console: Console) -> None:
                         f"{source}; length in {style['length_unit']})", title_justify="left")
     for name in ("model", "battles", "uncontrolled % [90% CI]", "controlled % [90% CI]",
                  "BT rating [90% CI]", "controlled rating [90% CI]"):
-        table.add_column(name, justify="left" if name == "model" else "right",
-                         no_wrap=name != "model")
+        # cells may wrap at their spaces ("70.83" over "[67.50, 74.60]") in a narrow
+        # terminal rather than be cut to "70.…"
+        table.add_column(name, justify="left" if name == "model" else "right")
     for row in style["ranking"]:
         table.add_row(row["model"], str(row["battles"]),
                       *(f"{_num(row[key], digits)} {_bounds(row[f'{key}_ci'], digits)}"

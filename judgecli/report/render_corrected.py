@@ -42,22 +42,19 @@ def render_corrected(summaries: Sequence[dict[str, Any]], console: Console) -> N
     rows = [(where, key, c) for where, c in parts for key in FIGURES if c.get(key)]
     level = _level(parts[0][1]["alpha"])
     if rows:
-        table = Table(title=f"judge-corrected figures (PPI++, {level} CIs)",
-                      title_justify="left")
-        for name in ("file / group", "figure", "labelled", "unlabelled", "judge only",
-                     "corrected", f"{level} CI", "labels only", f"{level} CI ", "lambda",
-                     "worth (labels)"):
-            table.add_column(name, justify="left" if name in ("file / group", "figure")
-                             else "right", no_wrap=True)
+        headers = ["file / group", "figure", "labelled", "unlabelled", "judge only",
+                   "corrected", f"{level} CI", "labels only", f"{level} CI ", "lambda",
+                   "worth (labels)"]
+        cells = []
         for where, key, c in rows:
             f = c[key]
             worth = f["effective_labels"]
             few = "*" if f["n_labelled"] < FEW else ""
-            table.add_row(where, FIGURES[key], f"{f['n_labelled']}{few}", str(f["n_unlabelled"]),
+            cells.append([where, FIGURES[key], f"{f['n_labelled']}{few}", str(f["n_unlabelled"]),
                           f"{f['judge_only']:.3f}", f"{f['estimate']:.3f}", _ci(f["ci"]),
                           f"{f['classical_estimate']:.3f}", _ci(f["classical_ci"]),
-                          f"{f['lambda']:.2f}", "-" if worth is None else f"{worth:.0f}")
-        console.print(table)
+                          f"{f['lambda']:.2f}", "-" if worth is None else f"{worth:.0f}"])
+        _print_table(console, f"judge-corrected figures (PPI++, {level} CIs)", headers, cells)
     for where, c in parts:
         ratings = c.get("ratings")
         if ratings and ratings.get("models"):
@@ -77,6 +74,31 @@ def render_corrected(summaries: Sequence[dict[str, Any]], console: Console) -> N
     if any(c[key]["n_labelled"] < FEW for _, key, c in rows):
         console.print(f"*: fewer than {FEW} labelled items: the normal approximation may "
                       f"cover less often than {level}.", highlight=False, markup=False)
+
+
+def _print_table(console: Console, title: str, headers: list[str],
+                 cells: list[list[str]]) -> None:
+    """One row per line where it fits the terminal; else each row as its own table of
+    (column, value) lines, so that no cell is squeezed to "0…"."""
+    width = 1 + sum(max(len(h), *(len(row[i]) for row in cells)) + 3
+                    for i, h in enumerate(headers))
+    if width <= console.width:
+        table = Table(title=title, title_justify="left")
+        for i, name in enumerate(headers):
+            table.add_column(name, justify="left" if i < 2 else "right", no_wrap=True)
+        for row in cells:
+            table.add_row(*row)
+        console.print(table)
+        return
+    console.print(title, highlight=False, markup=False)
+    for row in cells:
+        console.print(f"{row[0]}: {row[1]}", highlight=False, markup=False)
+        table = Table()
+        table.add_column("column", no_wrap=True)
+        table.add_column("value", justify="right", no_wrap=True)
+        for name, value in zip(headers[2:], row[2:]):
+            table.add_row(name.strip(), value)
+        console.print(table)
 
 
 def meaning(level: str) -> str:
