@@ -69,7 +69,8 @@ def arenahard_sentence(pair: dict[str, Any]) -> str:
     """Arena-Hard's score of B against A (A its baseline), in percent as on its leaderboard."""
     labels = pair.get("arenahard_labels") or {}
     return (f"Arena-Hard, {pair['model_b']} vs {pair['model_a']}: score "
-            f"{_f(pair['arenahard_score'])} (90% CI {_ci(pair.get('arenahard_score_ci'))}) "
+            f"{_f(pair['arenahard_score'])} (90% CI {_ci(pair.get('arenahard_score_ci'))}: "
+            "bootstrap percentiles, as Arena-Hard) "
             f"from {pair.get('arenahard_games')} games, "
             f"{labels.get('A>>B', 0) + labels.get('B>>A', 0)} strong (3 battles each)")
 
@@ -112,7 +113,8 @@ def render(result: CompareResult, console: Console | None = None) -> None:
         console.print(arenahard_table(result.arenahard_ranking, result.models[0],
                                       "all pairs"))
     if result.ranking and not result.arenahard_ranking:  # that one is the finer (--json: both)
-        ranking = Table(title="Bradley-Terry ranking (Elo scale, 95% bootstrap CI over prompts)",
+        ranking = Table(title="Bradley-Terry ranking (Elo scale; 95% CI: percentile "
+                                     "bootstrap over prompts)",
                         title_justify="left", box=box.SIMPLE, pad_edge=False)
         for name in ("rank", "model", "rating", "95% CI"):
             ranking.add_column(name, justify="left" if name == "model" else "right")

@@ -333,8 +333,11 @@ def arenahard_table(rows: list[dict[str, Any]], baseline: str, where: str) -> Ta
         return "-" if v is None else f"{v:.{digits}f}"
 
     table = Table(title=f"Arena-Hard ranking, {where}, baseline {baseline} (score: its v2.0 "
-                        "score against the baseline, 90% CI; BT: Bradley-Terry rating, "
-                        "baseline 1000, and the win rate it predicts, 95% CI; -: infinite)",
+                        "score against the baseline, 90% CI: the 5th and 95th percentiles of "
+                        "its bootstrap means, as Arena-Hard; BT: Bradley-Terry rating, "
+                        "baseline 1000, and the win rate it predicts, 95% CI: percentile "
+                        "bootstrap over the battles; both over the judge's verdicts, without "
+                        "its disagreement with people; -: infinite)",
                   title_justify="left")
     for name in ("rank", "model", "battles", "score %", "90% CI", "BT rating", "95% CI",
                  "BT win rate %", "95% CI "):
