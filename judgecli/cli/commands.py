@@ -190,13 +190,15 @@ def _interrupted(exc: BaseException) -> str:
     seen: BaseException | None = exc
     while seen is not None and not isinstance(seen, KeyboardInterrupt):
         seen = seen.__cause__ or seen.__context__
+    # SIGTERM, where a run turns it into a Ctrl-C (--ray: judgecli.backends.raypool)
+    what = "terminated" if getattr(seen, "signal", None) == "SIGTERM" else "interrupted"
     written = getattr(seen, "written", None)
     if written is None:
-        return "judgecli: interrupted; every judgment written so far is kept (finish with " \
+        return f"judgecli: {what}; every judgment written so far is kept (finish with " \
                "--resume)"
     output = getattr(seen, "output", None)
     more = "; finish with --resume" if output not in (None, "-") else ""
-    return f"judgecli: interrupted; {written} written{more}"
+    return f"judgecli: {what}; {written} written{more}"
 
 
 def main() -> None:
@@ -216,7 +218,10 @@ def main() -> None:
             stdout_watch.silence_stdout()
             sys.exit(141)
         if exc.code == 130:
-            typer.echo(_interrupted(exc), err=True)
+            said = _interrupted(exc)
+            typer.echo(said, err=True)
+            if said.startswith("judgecli: terminated"):
+                sys.exit(143)  # 128 + SIGTERM, as a process ended by it
         raise
     except KeyboardInterrupt:  # outside a command (while Typer builds it)
         typer.echo("judgecli: interrupted", err=True)
