@@ -97,6 +97,7 @@ def judge(
     if args.resume:  # a file judged with other settings is refused before any model loads
         check_settings(output, planned_settings(plan.members, plan.options,
                                                 review=bool(plan.roles.review_judge)))
+    _note_machines(args.quiet)
     built = load_judges(args, plan, output)
     with running(built):
         summary = judge_file(input, output, built.judging.judge, plan.options,
@@ -105,6 +106,17 @@ def judge(
                              progress=args.progress, judging=built.judging)
     finish(summary, built)
     fail_if_nothing_judged(summary)
+
+
+def _note_machines(quiet: bool) -> None:
+    """`accelerate launch` across machines: no longer documented nor tested (issue 23)."""
+    from ..judging.distributed import Shard
+
+    shard = Shard.from_env()
+    if not quiet and shard is not None and shard.rank == 0 and Shard.across_machines():
+        typer.echo("judgecli: note: judging across machines with accelerate launch (shards "
+                   "merged through a shared file system) is untested and no longer "
+                   "documented; --ray judges across machines (README, Scale)", err=True)
 
 
 @app.command(cls=Command, epilog="Examples:\n\n"
