@@ -1,7 +1,7 @@
 """``--ray``: a pool of Ray actors against one process, on the same cores, in one run
 (issue 23 item 4).
 
-    python bench/ray_pool.py [--items 600] [--actors 2] [--hidden 256] [--layers 4]
+    python bench/ray_pool.py [--items 600] [--actors 2] [--hidden 256] [--layers 4] [--rounds 3]
 
 Builds a small random Llama judge (tests/tiny_judge.py; nothing is downloaded) and judges
 the same pairwise items (score mode, both orders, --batch-size 8) four ways, timing only
@@ -15,7 +15,9 @@ the judging (``judge_file``), each model already loaded:
 - ``Ray pool of 1``: one actor: against the one-thread process, what Ray costs per window
   (sending the requests, returning the completions).
 
-Prints each time, the ratios, and whether the pool's output is byte for byte the
+Each pool's rounds are interleaved with the one-process runs (``--rounds``; the medians are
+compared), so that a busy spell of the machine falls on both. Prints each time, the ratios
+of the medians, and whether the pool's output is byte for byte the
 one-thread process's (each actor runs one thread, so its sums are the same). The start of
 the cluster and of the actors (loading the judge in each) is printed apart: it is paid once
 a run.
@@ -42,6 +44,7 @@ def main() -> None:
     parser.add_argument("--actors", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--layers", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
 
     import torch
@@ -64,54 +67,71 @@ def main() -> None:
 
     def timed(judge: object, out: Path) -> float:
         started = time.perf_counter()
-        judge_file(str(source), str(out), judge, options, progress=False)  # type: ignore[arg-type]
+        judge_file(str(source), str(out), judge, options, progress=False,  # type: ignore[arg-type]
+                   force=True)
         return time.perf_counter() - started
 
-    results: dict[str, float] = {}
-    for threads in (args.actors, 1):
+    from statistics import median
+
+    results: dict[str, list[float]] = {}
+    one = load_judge(str(judge_dir), batch_size=8)
+
+    def one_process(threads: int, name: str) -> None:
         torch.set_num_threads(threads)
-        with load_judge(str(judge_dir), batch_size=8) as judge:
-            results[f"one process, {threads} thread(s)"] = timed(
-                judge, work / f"one-{threads}.jsonl")
+        results.setdefault(f"one process, {threads} thread(s)", []).append(
+            timed(one, work / f"{name}.jsonl"))
 
     # The nodes' workers import this checkout's judgecli, each on one thread.
     os.environ["PYTHONPATH"] = os.pathsep.join(
         [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
     os.environ["OMP_NUM_THREADS"] = "1"
+    n = args.actors
     started = time.perf_counter()
     cluster = Cluster(initialize_head=True,
                       head_node_args={"num_cpus": 1, "include_dashboard": False})
     setup: dict[str, float] = {}
     try:
-        for _ in range(args.actors - 1):
+        for _ in range(n - 1):
             cluster.add_node(num_cpus=1)
         cluster.wait_for_nodes()
-        setup["cluster of %d nodes" % args.actors] = time.perf_counter() - started
-        for actors in (args.actors, 1):
+        setup[f"cluster of {n} nodes"] = time.perf_counter() - started
+        # Each pool in turn (a pool of n takes every CPU), its rounds interleaved with the
+        # one-process runs they are compared with, so that a busy spell of the machine
+        # falls on both.
+        for actors in (n, 1):
             started = time.perf_counter()
-            judge = load_judge(str(judge_dir), batch_size=8, ray=cluster.address,
-                               ray_actors=actors)
+            pool = load_judge(str(judge_dir), batch_size=8, ray=cluster.address,
+                              ray_actors=actors)
             setup[f"pool of {actors}: connect, start, load"] = time.perf_counter() - started
             try:
-                results[f"Ray pool of {actors}"] = timed(judge, work / f"ray-{actors}.jsonl")
+                for _ in range(args.rounds):
+                    one_process(1, "one-1")
+                    if actors == n:
+                        one_process(n, f"one-{n}")
+                    results.setdefault(f"Ray pool of {actors}", []).append(
+                        timed(pool, work / f"ray-{actors}.jsonl"))
             finally:
-                judge.close()
+                pool.close()
     finally:
         cluster.shutdown()
+        torch.set_num_threads(n)
+        one.close()
 
-    n = args.actors
-    one_n, one_1 = results[f"one process, {n} thread(s)"], results["one process, 1 thread(s)"]
-    pool_n, pool_1 = results[f"Ray pool of {n}"], results["Ray pool of 1"]
+    middle = {name: median(times) for name, times in results.items()}
+    one_n, one_1 = middle[f"one process, {n} thread(s)"], middle["one process, 1 thread(s)"]
+    pool_n, pool_1 = middle[f"Ray pool of {n}"], middle["Ray pool of 1"]
     print(f"{args.items} pairwise items, {2 * args.items} prompts; judge {args.layers} layers "
-          f"x {args.hidden}; {n} cores; load average {os.getloadavg()[0]:.2f} at the end")
-    for name, seconds in results.items():
-        print(f"  {name:<28} {seconds:8.2f} s judging")
+          f"x {args.hidden}; {n} cores; load average {os.getloadavg()[0]:.2f} at the end; "
+          f"median of {args.rounds} interleaved rounds")
+    for name, times in results.items():
+        print(f"  {name:<28} {middle[name]:8.2f} s judging  "
+              f"({', '.join(f'{t:.2f}' for t in times)})")
     for name, seconds in setup.items():
         print(f"  ({name}: {seconds:.1f} s, once a run)")
     print(f"pool of {n} / one process on {n} threads: {pool_n / one_n:.2f}x the time")
     print(f"pool of {n} / one process on 1 thread:  {pool_n / one_1:.2f}x the time")
     print(f"pool of 1 / one process on 1 thread:  {pool_1 / one_1:.3f}x the time "
-          "(Ray's cost per window, with the actor's own variation)")
+          "(what Ray costs: sending each window, returning its completions)")
     same = all((work / f"ray-{a}.jsonl").read_bytes() == (work / "one-1.jsonl").read_bytes()
                for a in (n, 1))
     print(f"output of both pools byte for byte the one-thread process's: {same}")
