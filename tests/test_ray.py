@@ -227,6 +227,28 @@ def test_sigterm_mid_window_stops_the_pool_and_leaves_a_resumable_prefix(
     assert out.read_bytes() == single
 
 
+def test_what_cannot_be_done_is_one_line_and_leaves_nothing_running(
+        cluster, tmp_path: Path, monkeypatch, capsys) -> None:
+    from conftest import run_cli
+
+    from judgecli.errors import JudgecliError, JudgeLoadError
+
+    with pytest.raises(JudgecliError, match=r"--ray-actors 4: the Ray cluster has 3 CPU\(s\)"):
+        load_judge(str(tmp_path), ray=cluster.address, ray_actors=4)
+    assert not ray.is_initialized()
+    # A judge the actor cannot load: the actor's own error, not Ray's report of a dead actor.
+    with pytest.raises(JudgeLoadError, match="no such judge folder .*no-such-judge"):
+        load_judge(str(tmp_path / "no-such-judge"), ray=cluster.address, ray_actors=1)
+    assert not ray.is_initialized()
+    source = write_jsonl(tmp_path / "in.jsonl", items(2))
+    for extra, said in ((["--judge", "openai:gpt-4o", "--ray", cluster.address],
+                         "--ray: for local judges"),
+                        (["--judge", str(tmp_path), "--ray-actors", "2"],
+                         "--ray-actors works with --ray")):
+        code, _, err = run_cli(monkeypatch, capsys, "judge", str(source), *extra)
+        assert code == 2 and err.strip().splitlines()[-1].startswith("judgecli: error: " + said)
+
+
 # -- a real `judgecli judge --ray` process ------------------------------------------------------
 def _cli(tmp_path: Path, tiny_judge: Path, address: str, actors: int,
          env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
