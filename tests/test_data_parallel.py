@@ -63,3 +63,25 @@ def _env() -> dict[str, str]:
     # One thread each, so that every run sums in the same order and the files match exactly.
     return {**{k: v for k, v in os.environ.items()
                if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK")}, "OMP_NUM_THREADS": "1"}
+
+
+@pytest.mark.parametrize(("world", "local", "noted"), [("4", "2", True), ("4", "4", False),
+                                                       ("4", None, False)])
+def test_a_launch_across_machines_is_told_of_ray(monkeypatch, capsys, world, local,
+                                                 noted) -> None:
+    """accelerate launch across machines (LOCAL_WORLD_SIZE below WORLD_SIZE, as torchrun sets
+    them) gets a note from process 0 that --ray is the way; one machine gets none."""
+    from judgecli.cli.commands import _note_machines
+
+    monkeypatch.setenv("WORLD_SIZE", world)
+    monkeypatch.setenv("RANK", "0")
+    if local is None:
+        monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
+    else:
+        monkeypatch.setenv("LOCAL_WORLD_SIZE", local)
+    _note_machines(quiet=False)
+    said = capsys.readouterr().err
+    assert ("--ray judges across machines" in said) is noted
+    monkeypatch.setenv("RANK", "1")  # only process 0 says it
+    _note_machines(quiet=False)
+    assert capsys.readouterr().err == ""

@@ -5,7 +5,8 @@ backend module is imported only when a judge of its kind is loaded, so ``judgecl
 and API-only runs start fast.
 
 Judge specs: ``openai:MODEL`` for the OpenAI API (or any compatible server), ``hf:PATH``,
-or a bare local folder / hub id / ``.gguf`` file for a transformers judge.
+or a bare local folder / hub id / ``.gguf`` file for a transformers judge. ``ray=ADDRESS``
+(``--ray``) loads a local judge in each actor of a Ray pool instead (``raypool``).
 """
 
 from __future__ import annotations
@@ -49,6 +50,16 @@ def load_judge(spec: str, **options: Any) -> Judge:
     """Load the judge a spec names; options are the backend's keyword arguments."""
     prefix, model = split_spec(spec)
     module_name, class_name, requirement = BACKENDS[prefix]
+    address = options.pop("ray", None)
+    actors = options.pop("ray_actors", None)
+    if address:  # --ray: the judge loaded in each actor of a Ray pool, which stands for it
+        if prefix == "openai":
+            raise JudgeLoadError(f"--ray: for local judges (one in each Ray actor), not the "
+                                 f"API judge '{spec}' (--concurrency sets its requests in "
+                                 "flight)")
+        raypool = importlib.import_module("judgecli.backends.raypool")
+        ray_judge: Judge = raypool.RayJudge(spec, address=address, actors=actors, **options)
+        return ray_judge
     if options.pop("batch", False):  # --batch: the same judge through OpenAI's Batch API
         if prefix != "openai":
             raise JudgeLoadError(f"--batch: only for API judges (--judge openai:MODEL), not "

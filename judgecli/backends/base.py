@@ -81,6 +81,9 @@ class Judge(ABC):
     #: Whether ``start`` begins the work at once, so that a runner may hand over the next
     #: window before finishing the last (``runner.judge_file``).
     overlaps = False
+    #: With ``overlaps``: how many windows the runner keeps handed over at once (the one it
+    #: finishes and those begun behind it; a pool of Ray actors wants two an actor).
+    in_flight_windows = 2
 
     def start(self, requests: Sequence[Request]) -> Any:
         """Hand over a batch to be finished by ``finish``; by default nothing begins before

@@ -97,6 +97,7 @@ def judge(
     if args.resume:  # a file judged with other settings is refused before any model loads
         check_settings(output, planned_settings(plan.members, plan.options,
                                                 review=bool(plan.roles.review_judge)))
+    _note_machines(args.quiet)
     built = load_judges(args, plan, output)
     with running(built):
         summary = judge_file(input, output, built.judging.judge, plan.options,
@@ -105,6 +106,17 @@ def judge(
                              progress=args.progress, judging=built.judging)
     finish(summary, built)
     fail_if_nothing_judged(summary)
+
+
+def _note_machines(quiet: bool) -> None:
+    """`accelerate launch` across machines: no longer documented nor tested (issue 23)."""
+    from ..judging.distributed import Shard
+
+    shard = Shard.from_env()
+    if not quiet and shard is not None and shard.rank == 0 and Shard.across_machines():
+        typer.echo("judgecli: note: judging across machines with accelerate launch (shards "
+                   "merged through a shared file system) is untested and no longer "
+                   "documented; --ray judges across machines (README, Scale)", err=True)
 
 
 @app.command(cls=Command, epilog="Examples:\n\n"
@@ -192,13 +204,15 @@ def _interrupted(exc: BaseException) -> str:
     seen: BaseException | None = exc
     while seen is not None and not isinstance(seen, KeyboardInterrupt):
         seen = seen.__cause__ or seen.__context__
+    # SIGTERM, where a run turns it into a Ctrl-C (--ray: judgecli.backends.raypool)
+    what = "terminated" if getattr(seen, "signal", None) == "SIGTERM" else "interrupted"
     written = getattr(seen, "written", None)
     if written is None:
-        return "judgecli: interrupted; every judgment written so far is kept (finish with " \
+        return f"judgecli: {what}; every judgment written so far is kept (finish with " \
                "--resume)"
     output = getattr(seen, "output", None)
     more = "; finish with --resume" if output not in (None, "-") else ""
-    return f"judgecli: interrupted; {written} written{more}"
+    return f"judgecli: {what}; {written} written{more}"
 
 
 def main() -> None:
@@ -218,7 +232,10 @@ def main() -> None:
             stdout_watch.silence_stdout()
             sys.exit(141)
         if exc.code == 130:
-            typer.echo(_interrupted(exc), err=True)
+            said = _interrupted(exc)
+            typer.echo(said, err=True)
+            if said.startswith("judgecli: terminated"):
+                sys.exit(143)  # 128 + SIGTERM, as a process ended by it
         raise
     except KeyboardInterrupt:  # outside a command (while Typer builds it)
         typer.echo("judgecli: interrupted", err=True)

@@ -135,6 +135,17 @@ BatchOpt = Annotated[bool, typer.Option(
     "--batch", help="Send API judges' requests through OpenAI's Batch API: half the price, "
                     "results within 24 hours; the batch ids are kept beside the output, so "
                     "the same command run again collects them without paying again.")]
+# Many GPUs and machines (README, Scale).
+RayOpt = Annotated[str | None, typer.Option(
+    metavar="ADDRESS", help="Judge through a Ray cluster: a local judge loaded in each of a "
+                            "pool of Ray actors (one a GPU, else one a CPU), windows handed "
+                            "to whichever is free, records written here in input order. "
+                            "ADDRESS: auto (the cluster `ray start` started on this machine, "
+                            "else a local one for this run), HOST:PORT or ray://HOST:10001. "
+                            "Needs pip install 'judgecli[ray]'.")]
+RayActorsOpt = Annotated[int | None, typer.Option(
+    min=1, metavar="N", help="With --ray: how many actors (default: one for each free GPU of "
+                             "the cluster, else each free CPU).")]
 # Roles beside the judge (judge and compare).
 PanelVoteOpt = Annotated[str, choice(
     VOTES, "How a panel's verdicts combine (several --judge; see README).")]
@@ -209,6 +220,9 @@ class JudgingArgs:
     batch: BatchOpt = False
     truncate: TruncateOpt = False
     base_model: BaseModelOpt = None
+    # Many GPUs and machines.
+    ray: RayOpt = None
+    ray_actors: RayActorsOpt = None
 
     origins: dict[str, str] = field(default_factory=dict, compare=False, repr=False,
                                     metadata={"not_an_option": True})
@@ -234,6 +248,13 @@ class JudgingArgs:
         return [("--no-swap" if f.name == "swap" else "--map" if f.name == "field_map" else
                  "--" + f.name.replace("_", "-")) for f in option_fields()
                 if getattr(self, f.name) != getattr(default, f.name)]
+
+    @property
+    def ray_options(self) -> dict[str, Any]:
+        """--ray and --ray-actors, as ``load_judge`` takes them (empty without --ray)."""
+        if self.ray_actors is not None and not self.ray:
+            raise JudgecliError("--ray-actors works with --ray")
+        return {"ray": self.ray, "ray_actors": self.ray_actors} if self.ray else {}
 
     @property
     def mapping(self) -> dict[str, str]:

@@ -7,6 +7,10 @@ its records to its own shard, ``OUTPUT.part<RANK>-of-<N>``. When every shard is 
 (a ``.done`` file each), process 0 merges them into OUTPUT in input order and removes them.
 No process group is needed, so it works on CPUs (gloo or not) and GPUs alike. ``--resume``
 continues the shards of an interrupted run, and then merges.
+
+On one machine only: across machines the shards meet on a shared file system, a recipe that
+was documented but never tested; ``--ray`` (``backends.raypool``) judges across machines,
+merging in the driver, and a launch across machines is told so.
 """
 
 from __future__ import annotations
@@ -48,6 +52,14 @@ class Shard:
 
     def finish(self, output: str) -> None:
         Path(self.part(output) + ".done").write_text("done\n")
+
+    @staticmethod
+    def across_machines() -> bool:
+        """Whether the launcher started processes on more than one machine (torchrun, and
+        so ``accelerate launch``, sets LOCAL_WORLD_SIZE to this machine's share)."""
+        world = int(os.environ.get("WORLD_SIZE", "1") or 1)
+        local = int(os.environ.get("LOCAL_WORLD_SIZE", str(world)) or world)
+        return local < world
 
 
 def shard_done_ids(path: str) -> set[Any]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
 
@@ -108,18 +109,19 @@ def judge_file(input_path: str, output_path: str | None, judge: Judge, options: 
         # A judge that overlaps windows (an API judge) is handed the next window before the
         # last one is finished: its requests fill the connections the last one's stragglers
         # (retries waiting out a backoff) leave idle, and never go before them.
+        # A pool of Ray actors is handed several windows ahead (``Judge.in_flight_windows``).
         overlap = type(judging) is Judging and judge.overlaps
-        in_hand: tuple[list[tuple[int, Item]], Started] | None = None  # begun, unfinished
+        depth = max(2, judge.in_flight_windows) if overlap else 1
+        in_hand: deque[tuple[list[tuple[int, Item]], Started]] = deque()  # begun, unfinished
 
         def flush(pending: list[tuple[int, Item]]) -> None:
-            nonlocal in_hand
             if not overlap:
                 started = judging.start_items([item for _, item in pending]) \
                     if type(judging) is Judging else None
                 return _flush(judging, pending, writer, summary, bar, order, started)
-            previous = in_hand
-            in_hand = (pending, judging.start_items([item for _, item in pending]))
-            if previous is not None:
+            in_hand.append((pending, judging.start_items([item for _, item in pending])))
+            while len(in_hand) >= depth:
+                previous = in_hand.popleft()
                 _flush(judging, previous[0], writer, summary, bar, order, previous[1])
 
         pending: list[tuple[int, Item]] = []
@@ -138,8 +140,9 @@ def judge_file(input_path: str, output_path: str | None, judge: Judge, options: 
             pending.append((index, item))
         if pending:
             flush(pending)
-        if in_hand is not None:
-            _flush(judging, in_hand[0], writer, summary, bar, order, in_hand[1])
+        while in_hand:
+            previous = in_hand.popleft()
+            _flush(judging, previous[0], writer, summary, bar, order, previous[1])
     except BudgetExhausted as stop:
         summary.stopped = str(stop)
     except KeyboardInterrupt as stop:

@@ -74,9 +74,14 @@ class Roles:
             raise JudgecliError("--review-template needs --review-judge")
 
     def check_backend_options(self, api_options: dict[str, Any],
-                              base_model: str | None, resample: int = 0) -> None:
+                              base_model: str | None, resample: int = 0,
+                              ray_options: dict[str, Any] | None = None) -> None:
         """API options need an API judge; ``--base-model`` one local judge; --resample
-        judges that sample."""
+        judges that sample; ``--ray`` a local judge (each local judge gets a pool; an API
+        judge stays in the driver)."""
+        if ray_options and self.backends() <= {"openai"}:
+            raise JudgecliError("--ray: for local judges (one in each Ray actor); an API "
+                                "judge needs none (--concurrency sets its requests in flight)")
         if api_options and "openai" not in self.backends():
             given = ", ".join("--no-cache" if k == "cache" else "--" + k.replace("_", "-")
                               for k in api_options)
@@ -115,10 +120,10 @@ class Assembled:
 def assemble(roles: Roles, *, batch_size: int | None = None,
              api_options: dict[str, Any] | None = None,
              local_options: dict[str, Any] | None = None, truncate: bool = False,
-             ) -> Assembled:
+             ray_options: dict[str, Any] | None = None) -> Assembled:
     """Load every judge the roles name and wrap them. ``api_options`` go to API judges,
-    ``local_options`` (``base_model``) to the first local judge only; ``truncate``
-    (--truncate) to every judge."""
+    ``local_options`` (``base_model``) to the first local judge only, ``ray_options``
+    (--ray) to every local judge; ``truncate`` (--truncate) to every judge."""
     roles.check()
     options = roles.options or JudgeOptions(template=load_template("judgelm-pair"))
     members = roles.members()
@@ -145,7 +150,8 @@ def assemble(roles: Roles, *, batch_size: int | None = None,
     def judge_for(spec: str, extra: dict[str, Any] | None = None) -> Judge:
         if spec not in loaded:
             backend = split_spec(spec)[0]
-            kwargs = dict(api_options or {}) if backend == "openai" else dict(extra or {})
+            kwargs = dict(api_options or {}) if backend == "openai" else \
+                {**(extra or {}), **(ray_options or {})}
             loaded[spec] = load_judge(spec, batch_size=batch_size, **kwargs)
             loaded[spec].truncate = truncate
             out.judges.append(loaded[spec])
