@@ -97,7 +97,7 @@ def calibrate_cascade(stages: Sequence[Labelled | Callable[[list[Any]], Labelled
             if not ids:
                 raise CalibrationError(
                     f"no labelled item reaches stage {number} ({names[number - 1]}): stage "
-                    f"{number - 1} trusted them all; give one --fallback less")
+                    f"{number - 1} trusted them all; calibrate fewer stages")
             judged = stage if isinstance(stage, Labelled) else stage(ids)
             data = _reaching(judged, ids, labels, number, names[number - 1])
         fitted.append(calibrate(data, target_accuracy=target_accuracy, delta=delta,

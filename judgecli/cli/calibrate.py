@@ -124,8 +124,8 @@ def calibrate(
     with tempfile.TemporaryDirectory(prefix="judgecli-cascade-") as tmp:
         # A cascade's later stages judge items taken from the first stage's judgments.
         first = judged_output or (os.path.join(tmp, "stage1.jsonl") if stages > 1 else None)
-        data = _judge_labelled(replace(args, fallback=None, fallback_template=None),
-                               labelled, first) if labelled is not None \
+        data = _judge_labelled(_stage_args(args, (args.judge or [""])[0]) if stages > 1
+                               else args, labelled, first) if labelled is not None \
             else read_labelled(str(judgments[0]))  # type: ignore[index]
         if data is None:
             return  # --dry-run
@@ -192,6 +192,27 @@ def _check_cascade(budget: float | None, fallback_judgments: str | None,
     if args.dry_run:
         raise JudgecliError("--dry-run shows the first judge's prompts; the later stages "
                             "judge only what it escalates (leave out --fallback)")
+    from ..roles.assemble import Roles
+
+    # API options need an API judge at some stage (each stage gets them where it is one).
+    Roles(judges=[*(args.judge or []), *(args.fallback or [])]).check_backend_options(
+        args.api_options, None)
+
+
+def _stage_args(args: JudgingArgs, spec: str, **changes: Any) -> JudgingArgs:
+    """The options one stage of a cascade is judged with: its judge, no roles, and the API
+    options only where it is an API judge."""
+    from dataclasses import fields
+
+    from ..backends import split_spec
+
+    own = replace(args, judge=[spec] if spec else args.judge, fallback=None,
+                  fallback_template=None, **changes)
+    if spec and split_spec(spec)[0] != "openai":
+        plain = JudgingArgs()
+        own = replace(own, **{f.name: getattr(plain, f.name) for f in fields(JudgingArgs)
+                              if f.name in JudgingArgs.API})
+    return own
 
 
 def _stage_path(judged_output: str | None, number: int) -> str | None:
@@ -227,9 +248,8 @@ def _fallback_stages(args: JudgingArgs, first: str, judged_output: str | None,
                             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
                 template = templates[0] if len(templates) == 1 else \
                     templates[number - 2] if templates else (args.template or [None])[0]
-                own = replace(args, judge=[spec], template=[template] if template else None,
-                              mode="auto", fallback=None, fallback_template=None,
-                              base_model=None, quiet=True)
+                own = _stage_args(args, spec, template=[template] if template else None,
+                                  mode="auto", base_model=None, quiet=True)
                 out = _stage_path(judged_output, number) or os.path.join(tmp, "judged.jsonl")
                 data = _judge_labelled(own, subset, out)
             assert data is not None
