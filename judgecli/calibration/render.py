@@ -106,8 +106,9 @@ def _cascade(calibration: dict[str, Any], console: Console) -> None:
         mode = f", {stage['mode']} mode" if stage.get("mode") else ""
         console.print(
             f"  stage {row['stage']} {stage['judge']} ({stage['template']}{mode}): "
-            f"{row['reaching']} item(s) reach it; {stage['indicator']}, escalate below "
-            f"{_threshold(stage['threshold'])}"
+            f"{row['reaching']} item(s) reach it; {stage['indicator']}, "
+            + (f"escalate below {_threshold(stage['threshold'])}"
+               if float(stage["threshold"]) != float("inf") else "every item escalated")
             + (" and swap-inconsistent items" if stage["escalate_inconsistent"] else "")
             + f"; decides {row['decided']} ({row['decided_share']:.1%} of all), kept "
             f"accuracy {_f(row['kept_accuracy'])}", highlight=False)
@@ -116,7 +117,7 @@ def _cascade(calibration: dict[str, Any], console: Console) -> None:
                   f"; the decided items agree {_f(predicted['agreement'])} with these labels",
                   highlight=False)
     whole = cascade.get("guarantee")
-    if whole:
+    if whole and whole["certified_stages"] > 1:
         console.print(f"  each certified stage's promise holds with probability at least "
                       f"{1 - whole['delta']:.2f}; all {whole['certified_stages']} together "
                       f"with at least {whole['joint_probability']:.2f} (a union bound), and "

@@ -100,8 +100,11 @@ def calibrate_cascade(stages: Sequence[Labelled | Callable[[list[Any]], Labelled
                     f"{number - 1} trusted them all; calibrate fewer stages")
             judged = stage if isinstance(stage, Labelled) else stage(ids)
             data = _reaching(judged, ids, labels, number, names[number - 1])
-        fitted.append(calibrate(data, target_accuracy=target_accuracy, delta=delta,
-                                indicator=indicator))
+        try:
+            fitted.append(calibrate(data, target_accuracy=target_accuracy, delta=delta,
+                                    indicator=indicator))
+        except CalibrationError as exc:
+            raise CalibrationError(f"stage {number} ({names[number - 1]}): {exc}") from None
     out = dict(fitted[0])
     out["cascade"] = {"rule": RULE, "target_accuracy": target_accuracy, "delta": delta,
                       "stages": fitted[1:], **predicted(fitted, total)}
