@@ -170,6 +170,7 @@ def test_each_stage_is_calibrated_on_what_reaches_it_and_judges_it(labelled, mon
         assert records[i]["decided_by"] == "abstained" and records[i]["verdict"] is None
         assert [j["judge"] for j in [records[i]["local"], *records[i]["escalated"]]] == \
             [first, second, "openai:gpt-4o"]  # every stage's judgment is kept
+    assert f"abstained {len(abstained)}; errors 0;" in err  # the run's line: no failures
     lines = [line for line in err.splitlines() if line.startswith("cascade:")]
     shares = ", ".join(f"stage {n} ({judge}) decided {len(ids)} ({len(ids) / N:.1%})"
                        for n, (judge, ids) in enumerate(

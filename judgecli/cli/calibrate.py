@@ -104,6 +104,8 @@ def calibrate(
         raise JudgecliError(f"{', '.join(unused)}: options of judging LABELLED; the "
                             "--judgments are judged already (a cascade's: --judgments once "
                             "per stage)")
+    if args.fallback_template and not args.fallback:
+        raise JudgecliError("--fallback-template goes with --fallback")
     stages = 1 + len(args.fallback or []) if labelled is not None else len(judgments or [])
     if stages > 1:
         _check_cascade(budget, fallback_judgments, args)
@@ -194,9 +196,13 @@ def _check_cascade(budget: float | None, fallback_judgments: str | None,
                             "judge only what it escalates (leave out --fallback)")
     from ..roles.assemble import Roles
 
+    roles = Roles(judges=list(args.judge or [])[:1],
+                  calibration="(calibrating)" if args.fallback else None,
+                  fallback=args.fallback or [],
+                  fallback_template=args.fallback_template or [])
+    roles.check()  # --fallback-template: once for all or once per --fallback
     # API options need an API judge at some stage (each stage gets them where it is one).
-    Roles(judges=[*(args.judge or []), *(args.fallback or [])]).check_backend_options(
-        args.api_options, None)
+    roles.check_backend_options(args.api_options, None)
 
 
 def _stage_args(args: JudgingArgs, spec: str, **changes: Any) -> JudgingArgs:
@@ -232,10 +238,7 @@ def _fallback_stages(args: JudgingArgs, first: str, judged_output: str | None,
 
     templates = list(args.fallback_template or [])
     fallbacks = list(args.fallback or [])
-    if len(templates) > 1 and len(templates) != len(fallbacks):
-        raise JudgecliError(f"{len(fallbacks)} --fallback but {len(templates)} "
-                            "--fallback-template: give one template for all, or one per "
-                            "fallback, in order")
+
     def stage(number: int, spec: str) -> Callable[[list[Any]], Labelled]:
         def judge(ids: list[Any]) -> Labelled:
             wanted = {id_key(i) for i in ids}
