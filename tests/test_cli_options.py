@@ -97,8 +97,9 @@ def test_help_lists_the_choices() -> None:
     assert "--errors [wrong|tie|drop]" in _help("report")
     from judgecli.report.summary import ERROR_POLICIES
     assert _params("report")["errors"].metavar == "[" + "|".join(ERROR_POLICIES) + "]"
-    from judgecli.calibration import INDICATORS
-    assert _params("calibrate")["indicator"].metavar == "[" + "|".join(INDICATORS) + "]"
+    from judgecli.calibration import INDICATORS, NO_INDICATOR
+    assert _params("calibrate")["indicator"].metavar == \
+        "[" + "|".join((*INDICATORS, NO_INDICATOR)) + "]"
 
 
 

@@ -17,8 +17,13 @@ From labelled judgments (gold labels from people, or from a teacher judge such a
   the kept verdicts are that accurate (so the cascade is, if the fallback is); ``--budget``:
   escalate that share of the items, the least trustworthy first.
 
+A cascade of several judges (``calibrate --fallback J2 --fallback J3``) is calibrated stage
+by stage on the items the stages before it escalated (``stages``; Trust or Escalate's
+Cascaded Selective Evaluation).
+
 The package: ``files`` (labelled judgments in, calibration.json out), ``fit`` (the figures
-and the threshold), ``run`` (judging labelled items), ``render`` (the terminal table).
+and the threshold), ``stages`` (a cascade of several judges), ``run`` (judging labelled
+items), ``render`` (the terminal table).
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from .files import (
 from .fit import (
     ALPHAS,
     INDICATORS,
+    NO_INDICATOR,
     PROBABILITIES,
     calibrate,
     choose,
@@ -48,7 +54,8 @@ from .fit import (
 )
 from .run import judge_labelled
 
-__all__ = ["ALPHAS", "FORMAT", "INDICATORS", "PROBABILITIES", "VERDICTS", "CalibrationError",
+__all__ = ["ALPHAS", "FORMAT", "INDICATORS", "NO_INDICATOR", "PROBABILITIES", "VERDICTS",
+           "CalibrationError",
            "Labelled", "calibrate", "check_fits", "choose", "dump", "escalate_mask",
            "fit_temperature", "judge_labelled", "labelled_from", "load_calibration",
            "policy_curve", "read_labelled", "scaled", "simulate"]

@@ -108,6 +108,13 @@ def load_calibration(path: str) -> dict[str, Any]:
         raise CalibrationError(f"{path}: not a calibration file written by judgecli calibrate")
     if data["format"] != FORMAT:
         raise CalibrationError(f"{path}: calibration format {data['format']}, expected {FORMAT}")
+    cascade = data.get("cascade")
+    if cascade is not None:  # a cascade of several stages: the first is the top level
+        stages = cascade.get("stages") if isinstance(cascade, dict) else None
+        if not isinstance(stages, list) or not stages or any(
+                not isinstance(s, dict) or any(k not in s for k in needed) for s in stages):
+            raise CalibrationError(f"{path}: 'cascade.stages' is not a list of stage "
+                                   "calibrations written by judgecli calibrate")
     return data
 
 

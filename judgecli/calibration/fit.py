@@ -12,6 +12,7 @@ import numpy as np
 from .files import FORMAT, CalibrationError, Labelled
 
 INDICATORS = ("verdict_prob", "entropy", "swap", "huang", "huang_calibrated")
+NO_INDICATOR = "none"  # every verdict trusted alike: the threshold keeps all or none
 PROBABILITIES = ("verdict_prob", "entropy", "swap")  # valued in [0, 1]: ECE applies
 ALPHAS = (0.5, 1.0)  # Huang et al.'s calibration factors (evaluate_reliability.py tries 0, .5, 1)
 
@@ -113,9 +114,16 @@ def calibrate(data: Labelled, *, target_accuracy: float | None = None,
                            "ece": figures["ece"] if name in PROBABILITIES else None,
                            "accuracy_at_coverage": figures["accuracy_at_coverage"]}
             candidates.append((name, alpha))
-    if not candidates:
+    if indicator == NO_INDICATOR:
+        # A judge that gives no confidence (verdicts only, one order): every verdict is as
+        # trusted as any other, so the threshold keeps all of them (but failures) or none.
+        report[NO_INDICATOR] = {"n": len(data.correct), "auroc": None, "ece": None,
+                                "accuracy_at_coverage": None}
+        candidates = [(NO_INDICATOR, 1.0)]
+    elif not candidates:
         raise CalibrationError("the judgments carry no indicators (judge in score mode, or "
-                               "with an API that returns logprobs, or use swap)")
+                               "with an API that returns logprobs, or use swap; --indicator "
+                               "none trusts all of a judge's verdicts or none)")
     if indicator is not None:
         chosen = [(n, a) for n, a in candidates if n == indicator]
         if not chosen:

@@ -79,6 +79,8 @@ def render(calibration: dict[str, Any], console: Console | None = None) -> None:
         console.print(f"temperature {calibration['temperature']:.3f}: ECE of confidence "
                       f"{_f(calibration['indicators'].get('verdict_prob', {}).get('ece'))} -> "
                       f"{_f(calibration.get('ece_calibrated'))}")
+    if calibration.get("cascade"):
+        _cascade(calibration, console)
     if calibration.get("simulation"):
         sim = Table(title="Cascade simulated from recorded judgments", title_justify="left",
                     box=box.SIMPLE, pad_edge=False)
@@ -90,3 +92,34 @@ def render(calibration: dict[str, Any], console: Console | None = None) -> None:
             sim.add_row(f"{row['escalated_share']:.1%}", f"{row['accuracy']:.3f}",
                         row.get("policy", calibration["indicator"]))
         console.print(sim)
+
+
+def _cascade(calibration: dict[str, Any], console: Console) -> None:
+    """A cascade's stages: who decides how much, and what each stage promises."""
+    cascade = calibration["cascade"]
+    stages = [calibration, *cascade["stages"]]
+    predicted = cascade["predicted"]
+    console.print(f"Cascade of {len(stages)} stages, each calibrated on the labelled items "
+                  "the stages before it escalated (same target and delta at every stage, as "
+                  "Trust or Escalate):", highlight=False)
+    for stage, row in zip(stages, predicted["stages"], strict=True):
+        mode = f", {stage['mode']} mode" if stage.get("mode") else ""
+        console.print(
+            f"  stage {row['stage']} {stage['judge']} ({stage['template']}{mode}): "
+            f"{row['reaching']} item(s) reach it; {stage['indicator']}, "
+            + (f"escalate below {_threshold(stage['threshold'])}"
+               if float(stage["threshold"]) != float("inf") else "every item escalated")
+            + (" and swap-inconsistent items" if stage["escalate_inconsistent"] else "")
+            + f"; decides {row['decided']} ({row['decided_share']:.1%} of all), kept "
+            f"accuracy {_f(row['kept_accuracy'])}", highlight=False)
+        console.print("    " + _guarantee(stage), highlight=False)
+    console.print(f"  abstained on {predicted['abstained']} ({predicted['abstained_share']:.1%})"
+                  f"; the decided items agree {_f(predicted['agreement'])} with these labels",
+                  highlight=False)
+    whole = cascade.get("guarantee")
+    if whole and whole["certified_stages"] > 1:
+        console.print(f"  each certified stage's promise holds with probability at least "
+                      f"{1 - whole['delta']:.2f}; all {whole['certified_stages']} together "
+                      f"with at least {whole['joint_probability']:.2f} (a union bound), and "
+                      f"then the decided items agree at least {whole['target']:.3f}",
+                      highlight=False)

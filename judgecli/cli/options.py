@@ -158,10 +158,13 @@ ReviewTemplateOpt = Annotated[str | None, typer.Option(
 CalibrationOpt = Annotated[str | None, typer.Option(
     metavar="FILE", help="calibration.json from judgecli calibrate: with --fallback, "
                          "escalate the items it distrusts (the cascade).")]
-FallbackOpt = Annotated[str | None, typer.Option(
-    metavar="MODEL", help="The stronger judge escalated items go to, e.g. openai:gpt-4o.")]
-FallbackTemplateOpt = Annotated[str | None, typer.Option(
-    metavar="TEMPLATE", help="The fallback's template (default: --template).")]
+FallbackOpt = Annotated[list[str] | None, typer.Option(
+    metavar="MODEL", help="The stronger judge escalated items go to, e.g. openai:gpt-4o; "
+                          "repeat it for a cascade of several stages, cheapest first "
+                          "(calibrate --fallback J2 --fallback J3 calibrates each).")]
+FallbackTemplateOpt = Annotated[list[str] | None, typer.Option(
+    metavar="TEMPLATE", help="The fallback's template (default: --template); once for all "
+                             "fallbacks or once per --fallback.")]
 # Output files and summaries.
 ResumeOpt = Annotated[bool, typer.Option(
     "--resume", help="Skip ids already in the output and append the rest.")]

@@ -54,8 +54,8 @@ def make_plan(args: JudgingArgs, input_path: str | None, default: str | None = N
         str(input_path), args.mapping, skip_invalid=args.skip_invalid, quiet=args.quiet)]
     roles = Roles(judges=args.judge or [], templates=templates, vote=args.panel_vote,
                   review_judge=args.review_judge, review_template=args.review_template,
-                  calibration=args.calibration, fallback=args.fallback,
-                  fallback_template=args.fallback_template, rubric=args.rubric)
+                  calibration=args.calibration, fallback=args.fallback or [],
+                  fallback_template=args.fallback_template or [], rubric=args.rubric)
     members: list[tuple[str | None, Template]] = \
         list(roles.members()) if args.judge else [(None, roles.template(templates[0]))]
     if input_path is not None:
@@ -179,7 +179,7 @@ def check_judge_folders(args: JudgingArgs) -> None:
     from ..backends import split_spec
     from ..backends.hf.paths import locate
 
-    for spec in (*args.judge, args.review_judge, args.fallback):
+    for spec in (*args.judge, args.review_judge, *(args.fallback or [])):
         if spec:
             kind, where = split_spec(spec)
             if kind == "hf":

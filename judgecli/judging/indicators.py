@@ -69,7 +69,10 @@ def huang_calibrated(huang: float, huang_base: float, alpha: float) -> float:
 def indicator_value(indicators_: dict[str, Any] | None, name: str,
                     alpha: float = 1.0) -> float | None:
     """One indicator as a number, higher = more trustworthy (``swap``: its agreement, or
-    1 / 0 for consistency where there are no probabilities)."""
+    1 / 0 for consistency where there are no probabilities; ``none``: 1 for every verdict, for
+    judges that give no confidence, whose threshold keeps all their verdicts or none)."""
+    if name == "none":
+        return 1.0
     if not indicators_:
         return None
     if name == "swap":

@@ -28,7 +28,8 @@ KEYS = ("judge", "template", "mode", "swap", "combine")
 
 def recorded_settings(judgment: dict[str, Any]) -> dict[str, Any]:
     """The settings a record's ``judgment`` was made with (those it shows)."""
-    if judgment.get("decided_by") == "fallback" and isinstance(judgment.get("local"), dict):
+    if judgment.get("decided_by") in ("fallback", "abstained") and \
+            isinstance(judgment.get("local"), dict):
         judgment = judgment["local"]  # a cascade: the local judge's settings decide
     out = {k: judgment[k] for k in ("judge", "template", "mode") if k in judgment}
     orders = judgment.get("orders")

@@ -181,7 +181,9 @@ def _flush(judging: Judging, pending: list[tuple[int, Item]], writer: Any,
         for record in records:
             judgment = record["judgment"]
             summary.judged += 1
-            if judgment["error"] is not None:
+            if judgment.get("decided_by") == "abstained":
+                summary.abstained += 1  # a cascade trusted no verdict: not a failure
+            elif judgment["error"] is not None:
                 summary.errors += 1
             elif (verdict := final_verdict(judgment)) is not None:
                 summary.verdicts[verdict] += 1

@@ -11,6 +11,7 @@ from typing import Any
 class RunSummary:
     judged: int = 0
     errors: int = 0
+    abstained: int = 0  # items a cascade abstained on (no stage trusted a verdict)
     resumed: int = 0
     rejected: int = 0
     rejects: str | None = None  # where the rejected lines were written
@@ -24,6 +25,8 @@ class RunSummary:
         parts = [f"judged {self.judged}"]
         if self.verdicts:
             parts.append(", ".join(f"{k} {v}" for k, v in sorted(self.verdicts.items())))
+        if self.abstained:
+            parts.append(f"abstained {self.abstained}")
         parts.append(f"errors {self.errors}")
         if self.resumed:
             parts.append(f"already done {self.resumed}")

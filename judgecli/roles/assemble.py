@@ -29,8 +29,8 @@ class Roles:
     review_judge: str | None = None
     review_template: str | None = None
     calibration: str | None = None
-    fallback: str | None = None
-    fallback_template: str | None = None
+    fallback: Sequence[str] = ()  # the cascade's later stages, in order
+    fallback_template: Sequence[str] = ()  # once for all, or once per fallback
     rubric: str | None = None  # --rubric: a bundled rubric in each template's {rubric}
 
     def template(self, name: str) -> Template:
@@ -59,6 +59,11 @@ class Roles:
         panel = len(self.judges) > 1
         if bool(self.calibration) != bool(self.fallback):
             raise JudgecliError("the cascade needs both --calibration FILE and --fallback JUDGE")
+        if len(self.fallback_template) > 1 and \
+                len(self.fallback_template) != len(self.fallback):
+            raise JudgecliError(f"{len(self.fallback)} --fallback but "
+                                f"{len(self.fallback_template)} --fallback-template: give one "
+                                "template for all, or one per fallback, in order")
         if panel and self.calibration:
             raise JudgecliError("the cascade calibrates one local judge; give one --judge")
         if panel and self.review_judge:
@@ -106,7 +111,7 @@ class Roles:
         return self.review_judge, template
 
     def backends(self) -> set[str]:
-        specs = [*self.judges, self.review_judge, self.fallback]
+        specs = [*self.judges, self.review_judge, *self.fallback]
         return {split_spec(s)[0] for s in specs if s}
 
 
@@ -140,9 +145,19 @@ def assemble(roles: Roles, *, batch_size: int | None = None,
     if roles.calibration:
         from ..calibration.files import check_fits, load_calibration
 
+        from ..calibration.stages import stages_of
+        from .cascade import check_stages
+
         fitted = load_calibration(roles.calibration)
-        # Refuse a calibration of another judge before loading anything.
-        check_fits(fitted, roles.judges[0], members[0][1].name, roles.calibration)
+        # Refuse a calibration of other judges, or of another number of stages, before
+        # loading anything.
+        check_stages(fitted, len(roles.fallback), roles.calibration)
+        specs = [roles.judges[0], *roles.fallback]
+        templates = [members[0][1].name, *_fallback_templates(roles, members[0][1].name)]
+        for number, stage in enumerate(stages_of(fitted), start=1):
+            check_fits(stage, specs[number - 1], templates[number - 1],
+                       roles.calibration if number == 1 else
+                       f"{roles.calibration} (stage {number})")
 
     out = Assembled(judging=None)
     loaded: dict[str, Judge] = {}
@@ -174,11 +189,13 @@ def assemble(roles: Roles, *, batch_size: int | None = None,
         elif roles.calibration and roles.fallback and fitted is not None:
             from .cascade import Cascade
 
-            fallback_template = roles.template(roles.fallback_template) \
-                if roles.fallback_template else members[0][1]
-            strong = Judging(judge_for(roles.fallback),
-                             replace(options, template=fallback_template, mode="auto",
-                                     resample=0))
+            first = members[0][1]
+            strong = [Judging(judge_for(spec),
+                              replace(options, mode="auto", resample=0,
+                                      template=first if name == first.name
+                                      else roles.template(name)))
+                      for spec, name in zip(roles.fallback,
+                                            _fallback_templates(roles, first.name))]
             out.cascade = out.judging = Cascade(judgings[0], strong, fitted, roles.calibration)
         else:
             out.judging = judgings[0]
@@ -187,6 +204,13 @@ def assemble(roles: Roles, *, batch_size: int | None = None,
             judge.close()
         raise
     return out
+
+
+def _fallback_templates(roles: Roles, first: str) -> list[str]:
+    """Each fallback's template: --fallback-template once for all or once each (default:
+    the local judge's)."""
+    given = list(roles.fallback_template) or [first]
+    return given * len(roles.fallback) if len(given) == 1 else given
 
 
 def _default_review(first: Template) -> str:
