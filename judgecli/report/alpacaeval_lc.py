@@ -212,9 +212,18 @@ def _fit(x: np.ndarray, p: np.ndarray, weight: np.ndarray) -> Any:
                              greater_is_better=False).set_score_request(
             true_sample_weight=True, true_prob=True)
         model = LogisticRegressionCV(cv=GroupKFold(n_splits=N_SPLITS), scoring=scorer,
-                                     random_state=RANDOM_STATE, dual=False, penalty="l1",
+                                     random_state=RANDOM_STATE, dual=False, **_l1_penalty(),
                                      solver="liblinear", n_jobs=None, fit_intercept=False)
         model.set_fit_request(sample_weight=True)
         model.fit(x2, y, sample_weight=true_prob * true_weight, groups=groups,
                   true_sample_weight=true_weight, true_prob=true_prob)
     return model
+
+
+def _l1_penalty() -> dict[str, Any]:
+    """alpaca_eval's ``penalty="l1"``, said as the installed scikit-learn wants it: 1.8
+    deprecated ``penalty`` for ``l1_ratios=(1,)`` (the same L1 fit) and 1.10 removes it."""
+    import sklearn
+
+    major, minor = (int(part) for part in sklearn.__version__.split(".")[:2])
+    return {"l1_ratios": (1.0,)} if (major, minor) >= (1, 8) else {"penalty": "l1"}
