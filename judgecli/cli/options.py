@@ -46,7 +46,8 @@ def choice(values: Sequence[str], help: str, *decls: str) -> Any:
 # -- the options every judging command takes ------------------------------------------------
 JudgeOpt = Annotated[list[str] | None, typer.Option(
     "--judge", "-j", metavar="MODEL",
-    help="The judge: a local model folder or hub id, hf:PATH, a .gguf file, or openai:MODEL; "
+    help="The judge: a local model folder or hub id, hf:PATH, vllm:PATH (the same local judge on "
+         "vLLM's engine), a .gguf file, or openai:MODEL; "
          "several times for a panel (judge, compare). Left out: judge = ... in judgecli.toml "
          "or [tool.judgecli] in pyproject.toml, else $JUDGECLI_JUDGE (any judging option "
          "can be set so: README, Configuration).")]
