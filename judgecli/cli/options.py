@@ -93,6 +93,10 @@ BaseModelOpt = Annotated[str | None, typer.Option(
 TensorParallelOpt = Annotated[int | None, typer.Option(
     min=1, metavar="N", help="vLLM judges: GPUs one copy of the model is split over "
                              "(vLLM's tensor_parallel_size; default 1).")]
+DataParallelOpt = Annotated[int | None, typer.Option(
+    min=1, metavar="N", help="vLLM judges: copies of the model, each on its own GPUs "
+                             "(--tensor-parallel of them) in a process of its own, each "
+                             "judging a share of every batch (default 1).")]
 GpuMemoryOpt = Annotated[float | None, typer.Option(
     min=0.01, max=1.0, metavar="SHARE", help="vLLM judges: the share of each GPU's memory "
                                              "the engine may take (vLLM's "
@@ -209,6 +213,7 @@ class JudgingArgs:
     truncate: TruncateOpt = False
     base_model: BaseModelOpt = None
     tensor_parallel: TensorParallelOpt = None
+    data_parallel: DataParallelOpt = None
     gpu_memory: GpuMemoryOpt = None
     dtype: DtypeOpt = None
     vllm_arg: VllmArgOpt = None
@@ -218,7 +223,7 @@ class JudgingArgs:
 
     API = ("base_url", "api", "concurrency", "rpm", "tpm", "temperature", "timeout",
            "retries", "max_cost", "price_in", "price_out", "cache_dir", "no_cache", "batch")
-    VLLM = ("tensor_parallel", "gpu_memory", "dtype")
+    VLLM = ("tensor_parallel", "data_parallel", "gpu_memory", "dtype")
     ROLES = ("panel_vote", "review_judge", "review_template", "calibration", "fallback",
              "fallback_template")
 

@@ -37,10 +37,10 @@ PREFERRED_BATCH = 256  # requests handed over at once: vLLM schedules them itsel
 
 
 def _quiet_vllm() -> None:
-    """vLLM logs at INFO to stdout, where judgecli writes its JSONL: warnings only, on
+    """vLLM logs at INFO to stdout, where judgecli writes its JSONL: errors only, on
     stderr, unless the environment says otherwise (set before vllm is imported; its
     engine processes inherit it)."""
-    os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR")
     os.environ.setdefault("VLLM_LOGGING_STREAM", "ext://sys.stderr")
 
 
@@ -48,10 +48,10 @@ class VLLMJudge(LocalPrompts, Judge):
     supports_score_mode = True
 
     def __init__(self, model: str, *, batch_size: int | None = None,
-                 tensor_parallel: int | None = None, gpu_memory: float | None = None,
-                 dtype: str | None = None, vllm_args: dict[str, Any] | None = None,
-                 trust_remote_code: bool = False, base_model: str | None = None,
-                 **_: Any) -> None:
+                 tensor_parallel: int | None = None, data_parallel: int | None = None,
+                 gpu_memory: float | None = None, dtype: str | None = None,
+                 vllm_args: dict[str, Any] | None = None, trust_remote_code: bool = False,
+                 base_model: str | None = None, **_: Any) -> None:
         if base_model:
             raise JudgeLoadError("--base-model: only for a transformers judge, not "
                                  f"'vllm:{model}'")
@@ -62,8 +62,6 @@ class VLLMJudge(LocalPrompts, Judge):
                                  f"device; use --judge {model} (the transformers backend)")
         _quiet_vllm()
         from transformers import AutoConfig, AutoTokenizer
-        from vllm import LLM
-        from vllm.platforms import current_platform
 
         try:
             tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=trust_remote_code)
@@ -73,6 +71,19 @@ class VLLMJudge(LocalPrompts, Judge):
             raise JudgeLoadError(f"cannot load judge '{model}': not a local model folder, and "
                                  f"not in the hub cache or reachable ({first})") from None
         self.init_prompts(tokenizer, config)
+        self.batch_size = batch_size
+        self.replicas = None
+        if data_parallel and data_parallel > 1:
+            from .replicas import Replicas
+
+            self.replicas = Replicas(model, data_parallel, {
+                "batch_size": batch_size, "tensor_parallel": tensor_parallel,
+                "gpu_memory": gpu_memory, "dtype": dtype, "vllm_args": vllm_args,
+                "trust_remote_code": trust_remote_code})
+            return
+        from vllm import LLM
+        from vllm.platforms import current_platform
+
         self.cpu = current_platform.is_cpu()
         # The transformers judge's precision: float32 on a CPU, bfloat16 on a GPU.
         options: dict[str, Any] = {
@@ -89,18 +100,23 @@ class VLLMJudge(LocalPrompts, Judge):
         except (TypeError, ValueError) as exc:  # an unknown or bad engine argument
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise JudgeLoadError(f"vLLM cannot start judge '{model}' ({first})") from None
-        self.batch_size = batch_size
 
     def preferred_batch(self) -> int:
-        return self.batch_size or PREFERRED_BATCH
+        replicas = len(self.replicas.links) if self.replicas is not None else 1
+        return (self.batch_size or PREFERRED_BATCH) * replicas
 
     def close(self) -> None:
+        if self.replicas is not None:
+            self.replicas.close()
         llm = self.__dict__.pop("llm", None)
-        if llm is not None:
-            del llm  # the engine's processes end with it
+        core = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
+        if core is not None and hasattr(core, "shutdown"):
+            core.shutdown()  # the engine's processes, now rather than at exit
 
     # -- judging -----------------------------------------------------------------------------
     def complete(self, requests: Sequence[Request]) -> list[Completion]:
+        if self.replicas is not None:
+            return self.replicas.complete(requests)
         encoded = [self.encode(r) for r in requests]
         results: list[Completion | None] = [
             self.refusal(r, self.room(r, ids)) for r, ids in zip(requests, encoded, strict=True)]
