@@ -15,10 +15,14 @@ with swap off, template judgelm-pair, through judgecli's ``Judging`` with each e
 
 Both judges are loaded first (vLLM's engine start is timed apart: it is paid once per run);
 then, for each mode, transformers and vLLM take turns on the same items (each after a warm-up
-on 2 items), so that on a shared machine both meet the same load; ``--repeats`` rounds. Random weights seldom write the end-of-sequence token, so explain
-replies run to ``--max-new-tokens`` (the line says how many tokens were written). The
-outputs are compared: explain texts equal (of all), score verdicts equal and the largest
-difference of a verdict's probability.
+on 2 items), so that on a shared machine both meet the same load; ``--repeats`` rounds.
+Random weights seldom write the end-of-sequence token, so explain replies run to
+``--max-new-tokens`` (the line says how many tokens vLLM wrote). The outputs are compared:
+explain texts equal (of all) and, of transformers' tokens (its texts encoded again), those
+before the first token where vLLM's text differs; score verdicts equal and the largest
+difference of a verdict's probability. On a GPU both engines share it: vLLM is given 40% of
+its memory (``gpu_memory_utilization``; ``--vllm-arg`` says otherwise), transformers sizes
+its batches to half of what was free after loading its copy.
 
 The last lines hold the ratios measured in this run, medians over the rounds:
 ``explain_ratio=R score_ratio=R`` (vLLM items/s over transformers items/s), then as JSON.
@@ -101,7 +105,10 @@ def main() -> None:
     hf_judge = load_judge(str(folder), batch_size=args.batch_size)
     print(f"transformers: loaded in {time.perf_counter() - t:.1f} s", flush=True)
     t = time.perf_counter()
-    vllm_judge = load_judge(f"vllm:{folder}", vllm_args=parse_engine_args(args.vllm_arg))
+    engine_args = parse_engine_args(args.vllm_arg)
+    if device == "cuda":
+        engine_args.setdefault("gpu_memory_utilization", 0.4)  # transformers holds a copy
+    vllm_judge = load_judge(f"vllm:{folder}", vllm_args=engine_args)
     print(f"vLLM: engine started in {time.perf_counter() - t:.1f} s (this process: "
           f"{torch.get_num_threads()} threads)", flush=True)
     ratios: dict[str, list[float]] = {mode: [] for mode in modes}

