@@ -67,3 +67,11 @@ def test_engine_args_are_read_as_json_where_they_are() -> None:
         "limit": {"a": 1}}
     with pytest.raises(JudgecliError, match="--vllm-arg must be KEY=VALUE"):
         parse_engine_args(["enforce_eager"])
+
+
+def test_a_dtype_outside_the_choices_is_one_line(monkeypatch, capsys, pairs) -> None:
+    code, _, err = run_cli(monkeypatch, capsys, "judge", str(pairs), "--judge", f"vllm:{DEMO}",
+                           "--dtype", "fp8", "-q")
+    assert code == 2
+    assert err.strip() == ("judgecli: error: --dtype must be one of auto, bfloat16, float16, "
+                           "float32, not 'fp8'")

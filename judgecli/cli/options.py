@@ -101,10 +101,10 @@ GpuMemoryOpt = Annotated[float | None, typer.Option(
     min=0.01, max=1.0, metavar="SHARE", help="vLLM judges: the share of each GPU's memory "
                                              "the engine may take (vLLM's "
                                              "gpu_memory_utilization; default 0.9).")]
-DtypeOpt = Annotated[str | None, typer.Option(
-    metavar="DTYPE", help="vLLM judges: the weights' and activations' type (auto, bfloat16, "
-                          "float16, float32; default: bfloat16 on a GPU, float32 on a CPU, "
-                          "as the transformers judge).")]
+DTYPES = ("auto", "bfloat16", "float16", "float32")
+DtypeOpt = Annotated[str | None, choice(
+    DTYPES, "vLLM judges: the weights' and activations' type (default: bfloat16 on a GPU, "
+            "float32 on a CPU, as the transformers judge; auto: the checkpoint's).")]
 VllmArgOpt = Annotated[list[str] | None, typer.Option(
     "--vllm-arg", metavar="KEY=VALUE", help="vLLM judges: any other vllm.LLM argument "
                                             "(repeatable; VALUE read as JSON where it is), "
