@@ -75,3 +75,11 @@ def test_a_dtype_outside_the_choices_is_one_line(monkeypatch, capsys, pairs) -> 
     assert code == 2
     assert err.strip() == ("judgecli: error: --dtype must be one of auto, bfloat16, float16, "
                            "float32, not 'fp8'")
+
+
+def test_base_model_stays_a_transformers_option(monkeypatch, capsys, pairs) -> None:
+    code, _, err = run_cli(monkeypatch, capsys, "judge", str(pairs), "--judge", f"vllm:{DEMO}",
+                           "--base-model", DEMO, "-q")
+    assert code == 2
+    assert err.strip() == ("judgecli: error: --base-model: only for one local transformers "
+                           "judge (not vllm:MODEL)")

@@ -79,7 +79,8 @@ class Roles:
                               for k in vllm_options)
             raise JudgecliError(f"{given}: only for vLLM judges (--judge vllm:MODEL)")
         if base_model and (len(self.judges) != 1 or split_spec(self.judges[0])[0] != "hf"):
-            raise JudgecliError("--base-model: only for one local judge")
+            raise JudgecliError("--base-model: only for one local transformers judge (not "
+                                "vllm:MODEL)")
 
     def review_member(self, first: Template) -> tuple[str, Template] | None:
         """(reviewer spec, review template) when there is a reviewer; checked against the
