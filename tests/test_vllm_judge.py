@@ -35,14 +35,13 @@ ITEMS = [
 @pytest.fixture(scope="session")
 def judges(tmp_path_factory: pytest.TempPathFactory):
     """(transformers judge, vLLM judge) of one tiny checkpoint: 2 layers, hidden 64, 2
-    heads of 32. The engine runs in this process (no engine process to start) and eagerly
-    (no compilation), with 1 GiB of KV cache."""
+    heads of 32. The engine runs in this process (the vLLM judge's default on a CPU) and
+    eagerly (no compilation), with 1 GiB of KV cache."""
     from tiny_judge import save_tiny_judge
 
     path = save_tiny_judge(tmp_path_factory.mktemp("judges") / "tiny32", hidden=64, heads=2,
                            kv_heads=2)
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
-    os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
     engine = load_judge(f"vllm:{path}", vllm_args={"enforce_eager": True})
     reference = load_judge(str(path), batch_size=4)
     yield reference, engine, path

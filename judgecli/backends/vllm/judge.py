@@ -44,6 +44,16 @@ def _quiet_vllm() -> None:
     os.environ.setdefault("VLLM_LOGGING_STREAM", "ext://sys.stderr")
 
 
+def _all_cores() -> None:
+    """On a CPU, the engine in this process on every core, unless the environment says
+    otherwise. By default vLLM runs its engine in a process of its own and keeps a core
+    (``VLLM_CPU_NUM_OF_RESERVED_CPU``) for the process that feeds it; judgecli's process
+    only waits while the engine works, so that core would idle: 64 prompts of ~480 tokens,
+    64 tokens each, took 12.0 s so and 6.8 s in one process on both cores (2-core CPU)."""
+    os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+    os.environ.setdefault("VLLM_CPU_NUM_OF_RESERVED_CPU", "0")
+
+
 class VLLMJudge(LocalPrompts, Judge):
     supports_score_mode = True
 
@@ -85,6 +95,8 @@ class VLLMJudge(LocalPrompts, Judge):
         from vllm.platforms import current_platform
 
         self.cpu = current_platform.is_cpu()
+        if self.cpu:
+            _all_cores()
         # The transformers judge's precision: float32 on a CPU, bfloat16 on a GPU.
         options: dict[str, Any] = {
             "dtype": dtype or ("float32" if self.cpu else "bfloat16"),
@@ -169,6 +181,13 @@ class VLLMJudge(LocalPrompts, Judge):
             if not active:
                 break
             allowed = {i: rows[i].allowed() for i in active}
+            # A token that is the only one allowed has probability 1 whatever the logits:
+            # taken without asking the engine.
+            for i in [i for i in active if len(allowed[i]) == 1]:
+                rows[i].step(torch.zeros(1), {allowed[i][0]: 0})
+            active = [i for i in active if len(allowed[i]) > 1]
+            if not active:
+                continue
             wide = next((i for i in active if len(allowed[i]) > MAX_ALLOWED), None)
             if wide is not None:
                 raise JudgeLoadError(
