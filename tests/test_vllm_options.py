@@ -83,3 +83,15 @@ def test_base_model_stays_a_transformers_option(monkeypatch, capsys, pairs) -> N
     assert code == 2
     assert err.strip() == ("judgecli: error: --base-model: only for one local transformers "
                            "judge (not vllm:MODEL)")
+
+
+def test_engine_options_come_from_the_config_too(monkeypatch, capsys, pairs, tmp_path) -> None:
+    """`tensor-parallel = 2` in judgecli.toml is the option, checked like it."""
+    (tmp_path / "judgecli.toml").write_text(f'judge = "{DEMO}"\ntensor-parallel = 2\n',
+                                            encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run_cli(monkeypatch, capsys, "judge", str(pairs), "-t", "judgelm-pair-ref",
+                           "-q")
+    assert code == 2
+    assert err.strip().splitlines()[-1] == \
+        "judgecli: error: --tensor-parallel: only for vLLM judges (--judge vllm:MODEL)"
