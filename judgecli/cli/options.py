@@ -46,7 +46,8 @@ def choice(values: Sequence[str], help: str, *decls: str) -> Any:
 # -- the options every judging command takes ------------------------------------------------
 JudgeOpt = Annotated[list[str] | None, typer.Option(
     "--judge", "-j", metavar="MODEL",
-    help="The judge: a local model folder or hub id, hf:PATH, a .gguf file, or openai:MODEL; "
+    help="The judge: a local model folder or hub id, hf:PATH, vllm:PATH (the same local judge on "
+         "vLLM's engine), a .gguf file, or openai:MODEL; "
          "several times for a panel (judge, compare). Left out: judge = ... in judgecli.toml "
          "or [tool.judgecli] in pyproject.toml, else $JUDGECLI_JUDGE (any judging option "
          "can be set so: README, Configuration).")]
@@ -97,6 +98,26 @@ QuietOpt = Annotated[bool, typer.Option(
 BaseModelOpt = Annotated[str | None, typer.Option(
     metavar="MODEL", help="The local judge's base model, for Huang et al.'s calibrated "
                           "indicator.")]
+# vLLM judges (vllm:MODEL): the engine's options, passed through to vllm.LLM.
+TensorParallelOpt = Annotated[int | None, typer.Option(
+    min=1, metavar="N", help="vLLM judges: GPUs one copy of the model is split over "
+                             "(vLLM's tensor_parallel_size; default 1).")]
+DataParallelOpt = Annotated[int | None, typer.Option(
+    min=1, metavar="N", help="vLLM judges: copies of the model, each on its own GPUs "
+                             "(--tensor-parallel of them) in a process of its own, each "
+                             "judging a share of every batch (default 1).")]
+GpuMemoryOpt = Annotated[float | None, typer.Option(
+    min=0.01, max=1.0, metavar="SHARE", help="vLLM judges: the share of each GPU's memory "
+                                             "the engine may take (vLLM's "
+                                             "gpu_memory_utilization; default 0.9).")]
+DTYPES = ("auto", "bfloat16", "float16", "float32")
+DtypeOpt = Annotated[str | None, choice(
+    DTYPES, "vLLM judges: the weights' and activations' type (default: bfloat16 on a GPU, "
+            "float32 on a CPU, as the transformers judge; auto: the checkpoint's).")]
+VllmArgOpt = Annotated[list[str] | None, typer.Option(
+    "--vllm-arg", metavar="KEY=VALUE", help="vLLM judges: any other vllm.LLM argument "
+                                            "(repeatable; VALUE read as JSON where it is), "
+                                            "e.g. --vllm-arg max_model_len=8192.")]
 # API judges (openai:MODEL).
 BaseUrlOpt = Annotated[str | None, typer.Option(
     metavar="URL", help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1 (default: "
@@ -226,12 +247,18 @@ class JudgingArgs:
     # Many GPUs and machines.
     ray: RayOpt = None
     ray_actors: RayActorsOpt = None
+    tensor_parallel: TensorParallelOpt = None
+    data_parallel: DataParallelOpt = None
+    gpu_memory: GpuMemoryOpt = None
+    dtype: DtypeOpt = None
+    vllm_arg: VllmArgOpt = None
 
     origins: dict[str, str] = field(default_factory=dict, compare=False, repr=False,
                                     metadata={"not_an_option": True})
 
     API = ("base_url", "api", "concurrency", "rpm", "tpm", "temperature", "timeout",
            "retries", "max_cost", "price_in", "price_out", "cache_dir", "no_cache", "batch")
+    VLLM = ("tensor_parallel", "data_parallel", "gpu_memory", "dtype")
     ROLES = ("panel_vote", "review_judge", "review_template", "calibration", "fallback",
              "fallback_template")
 
@@ -243,6 +270,16 @@ class JudgingArgs:
             given["cache"] = False
         if not given.get("batch", True):
             del given["batch"]  # a flag left out is not an API option given
+        return given
+
+    @property
+    def vllm_options(self) -> dict[str, Any]:
+        """The vLLM engine options given, as the backend names them (``vllm_args``: the
+        --vllm-arg pairs as a dict)."""
+        given: dict[str, Any] = {k: getattr(self, k) for k in self.VLLM
+                                 if getattr(self, k) is not None}
+        if self.vllm_arg:
+            given["vllm_args"] = parse_engine_args(self.vllm_arg)
         return given
 
     def given(self) -> list[str]:
@@ -268,6 +305,24 @@ class JudgingArgs:
     @property
     def progress(self) -> bool:
         return not self.quiet and sys.stderr.isatty()
+
+
+def parse_engine_args(pairs: Sequence[str]) -> dict[str, Any]:
+    """``["max_model_len=8192", "enforce_eager=true"]`` -> ``{"max_model_len": 8192,
+    "enforce_eager": True}``: each value read as JSON where it is JSON, else as a string."""
+    import json
+
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise JudgecliError(f"--vllm-arg must be KEY=VALUE (a vllm.LLM argument), not "
+                                f"'{pair}'")
+        try:
+            out[key.strip()] = json.loads(value)
+        except ValueError:
+            out[key.strip()] = value
+    return out
 
 
 def option_fields() -> list[Any]:

@@ -45,7 +45,8 @@ def make_plan(args: JudgingArgs, input_path: str | None, default: str | None = N
     plain = JudgingArgs()
     if not args.template and len(args.judge or []) == 1 and not any(
             getattr(args, name) != getattr(plain, name) for name in JudgingArgs.ROLES) \
-            and not args.api_options and not args.base_model and not args.ray_options:
+            and not args.api_options and not args.base_model and not args.ray_options \
+            and not args.vllm_options:
         # One judge and no roles: no option can be wrong but the judge, so it is named
         # before the note on the template chosen (elsewhere loading names a missing folder,
         # after the options' own errors).
@@ -66,8 +67,8 @@ def make_plan(args: JudgingArgs, input_path: str | None, default: str | None = N
     roles.options = JudgeOptions(template=members[0][1], mode=args.mode, swap=args.swap,
                                  combine=args.combine, max_new_tokens=args.max_new_tokens,
                                  resample=args.resample)
-    roles.check_backend_options(args.api_options, args.base_model, args.resample,
-                                args.ray_options)
+    roles.check_backend_options(args.api_options, args.base_model, resample=args.resample,
+                                ray_options=args.ray_options, vllm_options=args.vllm_options)
     return Plan(roles, members)
 
 
@@ -107,7 +108,7 @@ def load_judges(args: JudgingArgs, plan: Plan, output: str | None = None) -> Ass
     return assemble(plan.roles, batch_size=args.batch_size, api_options=api_options,
                     local_options={"base_model": args.base_model}
                     if args.base_model else None, truncate=args.truncate,
-                    ray_options=args.ray_options)
+                    ray_options=args.ray_options, vllm_options=args.vllm_options)
 
 
 @contextmanager
@@ -182,5 +183,5 @@ def check_judge_folders(args: JudgingArgs) -> None:
     for spec in (*args.judge, args.review_judge, *(args.fallback or [])):
         if spec:
             kind, where = split_spec(spec)
-            if kind == "hf":
+            if kind in ("hf", "vllm"):
                 locate(where)  # a mistyped folder: "did you mean ...?"

@@ -17,7 +17,7 @@ import typer
 
 from ..errors import JudgecliError
 from ..judging.choices import COMBINE_RULES, MODES, VOTES
-from .options import APIS, JudgingArgs, option_fields
+from .options import APIS, DTYPES, JudgingArgs, option_fields
 
 
 def _with_help(hint: Any, text: str | None) -> Any:
@@ -31,7 +31,8 @@ def _with_help(hint: Any, text: str | None) -> Any:
 
 
 CONTEXT = "judgecli_context"
-CHOICES = {"mode": MODES, "combine": COMBINE_RULES, "panel_vote": VOTES, "api": APIS}
+CHOICES = {"mode": MODES, "combine": COMBINE_RULES, "panel_vote": VOTES, "api": APIS,
+           "dtype": DTYPES}
 NOT_CONFIGURED = ("resume", "force", "dry_run")  # what a config or $JUDGECLI_* never sets
 
 

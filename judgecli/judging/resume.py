@@ -75,7 +75,7 @@ def planned_settings(members: list[tuple[str | None, Any]], options: Any, *,
     if spec is not None:
         prefix, model = split_spec(spec)
         out["judge"] = f"{prefix}:{model}" if prefix != "hf" else model  # as backends name it
-        module, name, requirement = BACKENDS[prefix]
+        module, name, requirement, _ = BACKENDS[prefix]
         if mode == "auto" and importlib.util.find_spec(requirement) is not None:
             def auto() -> str:  # imports the backend (torch): only when all else matched
                 judge = getattr(importlib.import_module(module), name)

@@ -79,11 +79,13 @@ class Roles:
             raise JudgecliError("--review-template needs --review-judge")
 
     def check_backend_options(self, api_options: dict[str, Any],
-                              base_model: str | None, resample: int = 0,
-                              ray_options: dict[str, Any] | None = None) -> None:
+                              base_model: str | None, *, resample: int = 0,
+                              ray_options: dict[str, Any] | None = None,
+                              vllm_options: dict[str, Any] | None = None) -> None:
         """API options need an API judge; ``--base-model`` one local judge; --resample
         judges that sample; ``--ray`` a local judge (each local judge gets a pool; an API
-        judge stays in the driver)."""
+        judge stays in the driver); the engine options (``--tensor-parallel`` ...) a vLLM
+        judge."""
         if ray_options and self.backends() <= {"openai"}:
             raise JudgecliError("--ray: for local judges (one in each Ray actor); an API "
                                 "judge needs none (--concurrency sets its requests in flight)")
@@ -91,8 +93,13 @@ class Roles:
             given = ", ".join("--no-cache" if k == "cache" else "--" + k.replace("_", "-")
                               for k in api_options)
             raise JudgecliError(f"{given}: only for API judges (--judge openai:MODEL)")
+        if vllm_options and "vllm" not in self.backends():
+            given = ", ".join("--vllm-arg" if k == "vllm_args" else "--" + k.replace("_", "-")
+                              for k in vllm_options)
+            raise JudgecliError(f"{given}: only for vLLM judges (--judge vllm:MODEL)")
         if base_model and (len(self.judges) != 1 or split_spec(self.judges[0])[0] != "hf"):
-            raise JudgecliError("--base-model: only for one local judge")
+            raise JudgecliError("--base-model: only for one local transformers judge (not "
+                                "vllm:MODEL)")
         local = [j for j in self.judges if split_spec(j)[0] != "openai"]
         if resample and local:  # said before a model loads (judging.resample says the rest)
             raise JudgecliError(f"--resample: judge '{local[0]}' decodes greedily, so asking "
@@ -125,9 +132,11 @@ class Assembled:
 def assemble(roles: Roles, *, batch_size: int | None = None,
              api_options: dict[str, Any] | None = None,
              local_options: dict[str, Any] | None = None, truncate: bool = False,
-             ray_options: dict[str, Any] | None = None) -> Assembled:
+             ray_options: dict[str, Any] | None = None,
+             vllm_options: dict[str, Any] | None = None) -> Assembled:
     """Load every judge the roles name and wrap them. ``api_options`` go to API judges,
-    ``local_options`` (``base_model``) to the first local judge only, ``ray_options``
+    ``vllm_options`` (tensor parallel, memory share, dtype, engine arguments) to vLLM
+    judges, ``local_options`` (``base_model``) to the first local judge only, ``ray_options``
     (--ray) to every local judge; ``truncate`` (--truncate) to every judge."""
     roles.check()
     options = roles.options or JudgeOptions(template=load_template("judgelm-pair"))
@@ -167,6 +176,8 @@ def assemble(roles: Roles, *, batch_size: int | None = None,
             backend = split_spec(spec)[0]
             kwargs = dict(api_options or {}) if backend == "openai" else \
                 {**(extra or {}), **(ray_options or {})}
+            if backend == "vllm":
+                kwargs.update(vllm_options or {})
             loaded[spec] = load_judge(spec, batch_size=batch_size, **kwargs)
             loaded[spec].truncate = truncate
             out.judges.append(loaded[spec])

@@ -21,11 +21,10 @@ from transformers import AutoModelForCausalLM
 from transformers.utils import logging as hf_logging
 
 from ...errors import JudgeLoadError
-from ...templates import ScoreLine
-from ..base import Completion, Judge, Request, Room
-from . import score_lines
+from ..base import Completion, Judge, Request
 from .loading import load_pretrained
-from .score_lines import LineTrie, RowState
+from .prompting import LocalPrompts
+from .score_lines import RowState
 
 MAX_BATCH = 256  # prompts in one batch at most, whatever the memory
 
@@ -45,17 +44,6 @@ def _token_budget(model: Any, share: float = 0.5) -> int:
     devices = {p.device for p in model.parameters() if p.device.type == "cuda"}
     free = min(torch.cuda.mem_get_info(d)[0] for d in devices) * len(devices) if devices else 0
     return max(1024, int(share * free / (cache + activations)))
-
-
-def _context_window(config: Any) -> tuple[int, str] | None:
-    """The most positions the model was trained on, and the config field that says so
-    (GPT-2's family names it n_positions); None where the config gives none."""
-    text = config.get_text_config() if hasattr(config, "get_text_config") else config
-    for name in ("max_position_embeddings", "n_positions"):
-        value = getattr(text, name, None)
-        if isinstance(value, int) and value > 0:
-            return value, name
-    return None
 
 
 def _default_device() -> str:
@@ -84,7 +72,7 @@ def _quiet_transformers() -> Iterator[None]:
             hf_logging.enable_progress_bar()
 
 
-class TransformersJudge(Judge):
+class TransformersJudge(LocalPrompts, Judge):
     supports_score_mode = True
 
     def __init__(self, model: str, *, batch_size: int | None = None, device: str | None = None,
@@ -119,13 +107,11 @@ class TransformersJudge(Judge):
         if batch_size is None and self.device.startswith("cuda"):
             self.token_budget = _token_budget(self.model)
         self.batch_size = batch_size or (MAX_BATCH if self.token_budget else 8)
-        self._tries: dict[tuple[Any, ...], LineTrie] = {}
-        self._leads: dict[tuple[Any, ...], str] = {}
         # transformers 5 names the key/value cache argument ``cache`` (``past_key_values``
         # is deprecated, removed in 5.40); remote-code models may still take the old name.
         params = inspect.signature(self.model.forward).parameters
         self._cache_arg = "cache" if "cache" in params else "past_key_values"
-        self.context_window = _context_window(self.model.config)
+        self.init_prompts(self.tokenizer, self.model.config)
 
     def preferred_batch(self) -> int:
         """Prompts per batch, for sizing the runner's windows: with a token budget, how many
@@ -145,45 +131,6 @@ class TransformersJudge(Judge):
         if base.get_input_embeddings().weight.shape[0] < len(self.tokenizer):
             raise JudgeLoadError(f"base model '{name}' does not share the judge's vocabulary")
         return base.to(self.device).eval() if self.device != "cuda" else base.eval()
-
-    # -- prompts -----------------------------------------------------------------------------
-    def render(self, request: Request) -> tuple[str, bool]:
-        """The prompt as text, and whether the tokenizer adds its special tokens (a chat
-        template writes them into the text itself, as ``apply_chat_template`` does)."""
-        prompt = request.prompt
-        if prompt.text is not None:
-            return prompt.text, True
-        if not getattr(self.tokenizer, "chat_template", None):
-            raise JudgeLoadError(f"'{self.name}' has no chat template, so it cannot take the "
-                                 "chat messages this template sends; use a completion template")
-        text = self.tokenizer.apply_chat_template(list(prompt.messages or ()),
-                                                  add_generation_prompt=True, tokenize=False)
-        return text, False
-
-    def encode(self, request: Request) -> list[int]:
-        text, specials = self.render(request)
-        return list(self.tokenizer(text, add_special_tokens=specials).input_ids)
-
-    def room(self, request: Request, ids: list[int] | None = None) -> Room | None:
-        """Exact: the prompt's tokens (``ids``, if encoded already) and what it may write:
-        ``--max-new-tokens`` in explain mode, the score line in score mode."""
-        if self.context_window is None:
-            return None
-        window, source = self.context_window
-        tokens = len(ids if ids is not None else self.encode(request))
-        if request.score_line is None:
-            return Room(tokens, request.max_new_tokens, window, source=source)
-        return Room(tokens, self._line_tokens(request), window, writes="the score line",
-                    source=source)
-
-    def _line_tokens(self, request: Request) -> int:
-        """The most positions score mode takes after the prompt: the longest score line's
-        tokens and one forward more (``_score``)."""
-        line = request.score_line
-        assert line is not None
-        longest = max(line.values, key=len)
-        text = line.prefix + line.sep.join([longest] * max(1, request.count)) + line.end
-        return len(self.tokenizer(text, add_special_tokens=False).input_ids) + 1
 
     def plan_batches(self, encoded: Sequence[list[int]],
                      new_tokens: Sequence[int] | None = None) -> list[list[int]]:
@@ -278,44 +225,6 @@ class TransformersJudge(Judge):
                 for t, ids, n in zip(texts, batch, new)]
 
     # -- score mode --------------------------------------------------------------------------
-    def trie(self, request: Request, ids: list[int]) -> LineTrie:
-        """The score lines' canonical token sequences after this prompt's end, built once per
-        format and prompt end (the last tokens of the prompt), so items share them."""
-        line = request.score_line
-        assert line is not None
-        text, specials = self.render(request)
-        lead = ""
-        if request.prompt.messages is not None:
-            lead = self._lead(request, line, request.count)
-        key = (line, request.count, lead, tuple(ids[-16:]))
-        if key not in self._tries:
-            def plain(t: str) -> list[int]:
-                return list(self.tokenizer(t, add_special_tokens=False).input_ids)
-
-            def full(t: str) -> list[int]:
-                return list(self.tokenizer(t, add_special_tokens=specials).input_ids)
-
-            self._tries[key] = score_lines.build(line, request.count, text=text, ids=ids,
-                                                 lead=lead, tokenize=plain, full=full)
-        return self._tries[key]
-
-    def _lead(self, request: Request, line: ScoreLine, count: int) -> str:
-        """What the chat template writes before a reply (per conversation shape)."""
-        messages = list(request.prompt.messages or ())
-        key = (line, count, tuple(m["role"] for m in messages))
-        if key not in self._leads:
-            sample = line.prefix + line.sep.join([line.values[0]] * count) + line.end
-
-            def render(reply: str | None) -> str:
-                if reply is None:
-                    return self.tokenizer.apply_chat_template(
-                        messages, add_generation_prompt=True, tokenize=False)
-                return self.tokenizer.apply_chat_template(
-                    messages + [{"role": "assistant", "content": reply}], tokenize=False)
-
-            self._leads[key] = score_lines.chat_lead(render, sample)
-        return self._leads[key]
-
     def _score(self, prompts: list[list[int]], requests: list[Request]) -> list[Completion]:
         rows = [RowState(self.trie(r, ids)) for r, ids in zip(requests, prompts)]
         # Token healing: where the line merges with the prompt's last tokens, the prompt is
