@@ -427,6 +427,11 @@ def test_report_ratings_equal_ppi_py_on_pandalm(tmp_path: Path) -> None:
     (summary,) = build_report([judged], ReportOptions(labels=labels, baseline="llama-7b"))
     ratings = summary["corrected"]["ratings"]
     assert ratings["anchor"] == "llama-7b" and summary["corrected"]["not_random"] is None
+    # a file of several model pairs: no win rate pooled over the pairs in its head, one in
+    # each pair's row
+    assert summary["corrected"]["win_rate"] is None and summary["n_model_pairs"] > 1
+    assert all(g["corrected"]["win_rate"] or g["corrected"]["too_few"] or
+               g["corrected"]["not_random"] for g in summary["groups"])
 
     pairs = [tuple(keys[k].split("_")) for k in keep]
     x, names = _design(pairs, "llama-7b")

@@ -166,6 +166,9 @@ def summarise(judgments: Judgments, options: ReportOptions = ReportOptions(), *,
         # Pooled over several model pairs, B-against-A figures mean nothing (pairs.py).
         out["n_model_pairs"] = len(judgments.model_pairs)
         out.update(dict.fromkeys(POOLED_KEYS))
+        if (out.get("corrected") or {}).get("win_rate"):
+            # the same for the judge-corrected win rate (its ratings compare the models)
+            out["corrected"] = {**out["corrected"], "win_rate": None}
         out["notes"].append(f"{len(judgments.model_pairs)} model pairs (model_a / model_b): "
                             "the figures of B against A are per pair, in the pairs' rows "
                             "(groups); pooled over pairs they would mean nothing")
