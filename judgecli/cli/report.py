@@ -54,8 +54,8 @@ def report(
         metavar="MODEL",
         help="Arena-Hard's baseline model (model_a / model_b), for its ranking of files "
              "with five-level verdicts (judgment.orders[].label5) and for --style-control; "
-             "default: the one model in every record. Also the model fixed at 1000 in judge-corrected "
-             "Bradley-Terry ratings (default: the first model named).")] = None,
+             "default: the one model in every record. Also the model fixed at 1000 in "
+             "judge-corrected Bradley-Terry ratings (default: the first model named).")] = None,
     rounds: Annotated[int, typer.Option(
         min=1, metavar="N",
         help="Bootstrap rounds of Arena-Hard's figures (its --num-rounds).")] = 100,
