@@ -60,7 +60,6 @@ from .columns import (
 )
 from .delimiters import holds_delimiters, record_answers
 from .models import ModelColumns
-from .pairs import ModelPairs
 from .answer_style import StyleColumns, StyleData
 from .views import ViewReader
 
@@ -224,7 +223,6 @@ class _Reader:
         self.preferences = PreferenceColumns(name)
         self.label5 = Label5Columns(name, paths["orders"])
         self.models = ModelColumns()
-        self.pairs = ModelPairs()
         self.style = StyleColumns(name, paths["answer_a"], paths["answer_b"]) if style else None
         self.cols: dict[str, array[Any]] = {n: array(t) for n, t in (
             ("ids", "q"), ("lines", "i"), ("label", "b"), ("label_value", "d"),
@@ -274,7 +272,6 @@ class _Reader:
             failed = self.main.cols["failed"][-1] != 0
             self.preferences.add(judgment, len_a, len_b, failed, line)
             self.label5.add(orders, record, failed, line)
-            self.pairs.add(record)
             if self.style is not None:
                 self.style.add(record, line)
         elif label is None or label is MISSING:
@@ -284,7 +281,7 @@ class _Reader:
                                                  name=self.paths["label"]))
         cols["delimited"].append(self._delimited(record))
         self.views.add(judgment, line)
-        self.models.add(record)
+        self.models.add(record, pairwise=kinds.kind == PAIR)
         if self.by:
             if self.groups.unseen:  # until every --by field has been seen once
                 self.groups.look(record)
@@ -328,7 +325,7 @@ class _Reader:
         preference, delta_len = self.preferences.finish()
         label5, pair_models, model_names = self.label5.finish()
         game_models, game_model_names = self.models.finish()
-        pair_group, model_pairs = self.pairs.finish()
+        pair_group, model_pairs = self.models.finish_pairs()
         if pair_group is not None and len(pair_group) != n:
             pair_group = None  # a file that turned out not to be pairwise
         return Judgments(file=self.name, kind=self.kinds.name, groups=groups, **cols,

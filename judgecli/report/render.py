@@ -238,7 +238,7 @@ def _side_by_side(summaries: Sequence[dict[str, Any]], console: Console) -> None
     grouped = any("groups" in s for s in summaries)
     rows = []
     for summary in summaries:
-        if summary.get("n_model_pairs", 1) < 2:  # else its pairs' rows say it (pairs.py)
+        if summary.get("n_model_pairs", 1) < 2:  # else its pairs' rows say it (models.py)
             rows.append((summary["file"], "(all)", summary))
         rows.extend((summary["file"], g["group"], g) for g in summary.get("groups") or [])
     keys = [k for k in SIDE_BY_SIDE if any(_shown(s, k) for _, _, s in rows)]

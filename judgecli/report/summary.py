@@ -66,7 +66,7 @@ from .winrate import RESAMPLES, WIN_KEYS, pass_rate, win_figures
 
 ERROR_POLICIES = ("wrong", "tie", "drop")
 PAIR_FIELDS = ("model_a", "model_b")
-# B-against-A figures, null at the head of a file of several model pairs (pairs.py)
+# B-against-A figures, null at the head of a file of several model pairs (models.py)
 POOLED_KEYS = (*WIN_KEYS, *ALPACAEVAL_KEYS, "arenahard_score", "arenahard_score_ci")
 HEAD_KEYS = ("file", "group", "kind", "errors", "n", "n_unshared", "n_labeled", "n_failed",
              "error_rate", "n_delimiter_answers")
@@ -135,7 +135,7 @@ def build_report(paths: Sequence[str], options: ReportOptions = ReportOptions(),
 
 def per_pair(j: Judgments, options: ReportOptions) -> tuple[Judgments, ReportOptions]:
     """A file of several model pairs without --by is reported per pair, as with --by
-    model_a,model_b (report/pairs.py)."""
+    model_a,model_b (report/models.py)."""
     if j.pair_group is None or options.by:
         return j, options
     return (replace(j, group=j.pair_group, groups=list(j.model_pairs)),
@@ -163,7 +163,7 @@ def summarise(judgments: Judgments, options: ReportOptions = ReportOptions(), *,
     out["n_unshared"] = n_unshared
     out["notes"] = list(judgments.notes)  # what the figures cannot say by being null
     if judgments.pair_group is not None:
-        # Pooled over several model pairs, B-against-A figures mean nothing (pairs.py).
+        # Pooled over several model pairs, B-against-A figures mean nothing (models.py).
         out["n_model_pairs"] = len(judgments.model_pairs)
         out.update(dict.fromkeys(POOLED_KEYS))
         if (out.get("corrected") or {}).get("win_rate"):
