@@ -19,7 +19,8 @@ Reads what ``judgecli judge`` writes and never needs a model. One module per job
     bradley_terry  the Bradley-Terry fit (Arena-Hard's and compare's rankings)
     corrected    labels on part of the items: the judge's win rate, pass rate or mean grade
                  and Bradley-Terry ratings corrected by them (PPI++, ``ppi``), with intervals;
-                 imported only then (render_corrected prints them; models: each item's model_a / model_b and its model pair, read once)
+                 imported only then (render_corrected prints them)
+    models       each item's model_a / model_b and its model pair, read once a record
     style        --style-control: Arena-Hard v2.0's style-controlled Bradley-Terry fit, from
                  each answer's length and markdown (answer_style)
     reliability  accuracy at coverage, AUROC, ECE
